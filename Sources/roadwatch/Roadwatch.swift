@@ -1,0 +1,21 @@
+import ArgumentParser
+
+@main
+struct Roadwatch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "roadwatch",
+        abstract: "Batch pipeline for traffic-camera enforcement footage.",
+        version: RoadwatchVersion.string,
+        subcommands: [Probe.self, Bench.self]
+    )
+}
+
+enum RoadwatchVersion {
+    static let string = "0.1.0"
+}
+
+/// Exit statuses shared by every subcommand (documented in README.md).
+enum ExitStatus {
+    /// Some inputs could not be read; the others were handled.
+    static let someInputsFailed = ExitCode(3)
+}

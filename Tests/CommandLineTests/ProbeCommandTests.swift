@@ -1,0 +1,156 @@
+import Foundation
+import Testing
+import VideoIO
+
+/// Runs the built `roadwatch` binary the way an operator would and checks what it prints and returns.
+enum CLI {
+    static let binary: URL = {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("roadwatch"),
+            packageRoot.appendingPathComponent(".build/debug/roadwatch"),
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[1]
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes while the process runs so that neither can fill up and block it.
+        nonisolated(unsafe) var errData = Data()
+        let errReader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        errReader.start()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        while !errReader.isFinished { usleep(1000) }
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let footageRoot: URL = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/footage")
+let footageAvailable = FileManager.default.fileExists(atPath: footageRoot.appendingPathComponent("README.md").path)
+
+func withTemporaryDirectory<R>(_ body: (URL) throws -> R) throws -> R {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("roadwatch-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try body(url)
+}
+
+/// A small clip with a known creation time.
+func writeSampleClip(_ path: String, frames: Int = 25, creationTime: String = "2026-01-02T03:04:05Z") throws {
+    var settings = EncoderSettings(frameRate: FrameRate(25))
+    settings.creationTime = ISO8601Instant.parse(creationTime)
+    let writer = try VideoWriter(path: path, width: 160, height: 120, settings: settings)
+    for i in 0..<frames {
+        var picture = Picture(width: 160, height: 120, format: .yuv420p, fill: (UInt8(40 + i * 4), 128, 128))
+        picture.planes[0][i * 160 + i] = 255
+        try writer.write(picture)
+    }
+    try writer.finish()
+}
+
+struct ProbeCommandTests {
+    @Test("probe prints one table row per file")
+    func table() throws {
+        try withTemporaryDirectory { dir in
+            let a = dir.appendingPathComponent("cam one.mp4").path, b = dir.appendingPathComponent("cam-two.mkv").path
+            try writeSampleClip(a)
+            try writeSampleClip(b, frames: 10)
+            let result = try CLI.run(["probe", a, b])
+            #expect(result.status == 0, "\(result.stderr)")
+            let lines = result.stdout.split(separator: "\n")
+            #expect(lines.count == 4, "header, rule and two rows:\n\(result.stdout)")
+            #expect(lines[0].hasPrefix("file"))
+            #expect(lines[2].contains("cam one.mp4") && lines[2].contains("h264") && lines[2].contains("160x120") && lines[2].contains("2026-01-02T03:04:05"))
+            #expect(lines[3].contains("cam-two.mkv") && lines[3].contains("matroska"))
+        }
+    }
+
+    @Test("probe --json gives machines every field")
+    func json() throws {
+        try withTemporaryDirectory { dir in
+            let a = dir.appendingPathComponent("clip.mp4").path
+            try writeSampleClip(a, frames: 25)
+            let result = try CLI.run(["probe", "--json", a])
+            #expect(result.status == 0)
+            let array = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String: Any]])
+            let info = try #require(array.first)
+            #expect(info["codec"] as? String == "h264")
+            #expect(info["width"] as? Int == 160 && info["height"] as? Int == 120)
+            #expect(info["frameCount"] as? Int == 25)
+            #expect(info["pixelFormat"] as? String == "yuv420p")
+            #expect((info["averageFrameRate"] as? Double).map { abs($0 - 25) < 0.01 } == true)
+            #expect((info["duration"] as? Double).map { abs($0 - 1.0) < 0.05 } == true)
+            #expect(info["creationTime"] as? String == "2026-01-02T03:04:05Z")
+        }
+    }
+
+    @Test("a bad file is named on stderr, the others are still probed, and the status is 3")
+    func badFileAmongGood() throws {
+        try withTemporaryDirectory { dir in
+            let good = dir.appendingPathComponent("good.mp4").path
+            let bad = dir.appendingPathComponent("bad.mp4").path
+            try writeSampleClip(good)
+            try "not video".write(toFile: bad, atomically: true, encoding: .utf8)
+            let result = try CLI.run(["probe", bad, good, "/nonexistent/missing.avi"])
+            #expect(result.status == 3)
+            #expect(result.stderr.contains("error: \(bad): cannot open: Invalid data found when processing input"), "\(result.stderr)")
+            #expect(result.stderr.contains("error: /nonexistent/missing.avi: cannot open: No such file or directory"), "\(result.stderr)")
+            #expect(result.stdout.contains("good.mp4"))
+            #expect(!result.stderr.contains("[h264"), "FFmpeg's own log must not leak into the output")
+        }
+    }
+
+    @Test("probe reads every real clip", .enabled(if: footageAvailable, "../shared/footage is absent"))
+    func realFootage() throws {
+        let clips = try FileManager.default.subpathsOfDirectory(atPath: footageRoot.path)
+            .filter { $0.hasSuffix(".mp4") || $0.hasSuffix(".avi") }.map { footageRoot.appendingPathComponent($0).path }
+        #expect(clips.count >= 7)
+        let result = try CLI.run(["probe"] + clips)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.isEmpty, "damaged clips must not spray FFmpeg's log: \(result.stderr.prefix(300))")
+        for codec in ["h264", "mjpeg", "cinepak", "mpeg4"] { #expect(result.stdout.contains(codec)) }
+        #expect(result.stdout.contains("2022-09-03T19:32:03"))
+    }
+
+    @Test("usage errors exit with status 64 and say what is wrong")
+    func usage() throws {
+        let result = try CLI.run(["probe"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("Missing expected argument"))
+    }
+}
+
+struct BenchCommandTests {
+    @Test("bench decode measures and writes its Markdown section")
+    func benchDecode() throws {
+        try withTemporaryDirectory { dir in
+            let clip = dir.appendingPathComponent("bench.mp4").path
+            try writeSampleClip(clip, frames: 50)
+            let markdown = dir.appendingPathComponent("BENCHMARKS.md").path
+            try "# Benchmarks\n\nintro stays\n".write(toFile: markdown, atomically: true, encoding: .utf8)
+            for _ in 0..<2 {
+                let result = try CLI.run(["bench", "decode", "--repeats", "1", "--markdown", markdown, clip])
+                #expect(result.status == 0, "\(result.stderr)")
+                #expect(result.stdout.contains("bench.mp4: 50 frames, roadwatch"))
+            }
+            let text = try String(contentsOfFile: markdown, encoding: .utf8)
+            #expect(text.contains("intro stays"))
+            #expect(text.components(separatedBy: "<!-- bench:decode:begin -->").count == 2, "the section is replaced, not appended twice")
+            #expect(text.contains("| bench.mp4 | h264 | 160x120 | 50 |"))
+        }
+    }
+}
