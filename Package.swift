@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // FFmpeg's C libraries, found with pkg-config; `make` installs them with apt-get when missing.
@@ -18,17 +19,25 @@ let package = Package(
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libavutil-dev"])]
         ),
         // The only module that imports CFFmpeg: demux, decode, pixel conversion, JPEG and video writing.
-        .target(name: "VideoIO", dependencies: ["CFFmpeg"]),
+        .target(name: "VideoIO", dependencies: ["CFFmpeg", "TrafficModel"]),
+        // Plain value types every stage shares: geometry, camera, homography, time, signal phases.
+        .target(name: "TrafficModel"),
+        // Renders sample footage of roadside scenes with exact ground truth.
+        .target(name: "SceneSynth", dependencies: ["TrafficModel", "VideoIO", "Yams"]),
         // The command-line tool, kept thin.
         .executableTarget(
             name: "roadwatch",
             dependencies: [
                 "VideoIO",
+                "TrafficModel",
+                "SceneSynth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "VideoIOTests", dependencies: ["VideoIO"]),
-        .testTarget(name: "CommandLineTests", dependencies: ["VideoIO", "roadwatch"]),
+        .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TrafficModel"]),
+        .testTarget(name: "TrafficModelTests", dependencies: ["TrafficModel"]),
+        .testTarget(name: "SceneSynthTests", dependencies: ["SceneSynth", "VideoIO", "TrafficModel"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["VideoIO", "TrafficModel", "roadwatch"]),
     ],
     swiftLanguageModes: [.v6]
 )

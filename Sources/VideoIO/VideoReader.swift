@@ -1,5 +1,6 @@
 internal import CFFmpeg
 import Foundation
+import TrafficModel
 
 /// How to decode.
 public struct DecodeOptions: Sendable, Equatable {

@@ -1,5 +1,6 @@
 internal import CFFmpeg
 import Foundation
+import TrafficModel
 
 /// A frame rate as an exact fraction (30000/1001 stays exact).
 public struct FrameRate: Sendable, Equatable, Codable, CustomStringConvertible {
@@ -54,7 +55,10 @@ public struct EncoderSettings: Sendable {
     public var preset: String
     /// Frames between key frames.
     public var keyframeInterval: Int
-    /// Encoder threads. Fixed rather than automatic, so that output bytes do not depend on the machine.
+    /// Encoder threads, fixed rather than automatic so that output does not depend on the machine. libx264 gives
+    /// the same bytes for the same pictures only with one thread (measured: with two, CRF and VBV alike differ
+    /// from run to run), so 1 is the default. Even then, two encoders run one after the other in one process can
+    /// differ (measured); separate processes always agree. See docs/determinism.md.
     public var threads: Int
     /// Written as the container's `creation_time`.
     public var creationTime: Date?
@@ -65,7 +69,7 @@ public struct EncoderSettings: Sendable {
 
     public init(
         codec: Codec = .h264, frameRate: FrameRate = FrameRate(25), pixelFormat: String? = nil, bitRate: Int? = nil,
-        quality: Double = 23, preset: String = "veryfast", keyframeInterval: Int = 50, threads: Int = 2,
+        quality: Double = 23, preset: String = "veryfast", keyframeInterval: Int = 50, threads: Int = 1,
         creationTime: Date? = nil, metadata: [String: String] = [:], fastStart: Bool = true
     ) {
         self.codec = codec

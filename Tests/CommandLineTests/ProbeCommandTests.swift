@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TrafficModel
 import VideoIO
 
 /// Runs the built `roadwatch` binary the way an operator would and checks what it prints and returns.

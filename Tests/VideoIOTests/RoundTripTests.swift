@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TrafficModel
 import VideoIO
 
 /// Clips written by VideoWriter in the test itself, read back by VideoReader: frame counts, timestamps,

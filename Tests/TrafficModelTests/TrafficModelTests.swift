@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+import TrafficModel
+
+struct CameraTests {
+    let camera = PinholeCamera(focalPixels: 1000, imageWidth: 1280, imageHeight: 720, position: Point3(12, 0, 7.5), tiltDegrees: 13, panDegrees: -4, rollDegrees: 1)
+
+    @Test("ground points project into the image and back", arguments: [(5.0, 20.0), (0, 38), (14, 60), (7, 120)])
+    func roundTrip(_ ground: (Double, Double)) throws {
+        let image = try #require(camera.project(Point3(ground.0, ground.1, 0)))
+        let back = try #require(camera.groundPoint(atImage: image))
+        #expect(back.distance(to: Point2(ground.0, ground.1)) < 1e-9)
+    }
+
+    @Test("the ground homography agrees with the projection, and inverts")
+    func homography() throws {
+        let h = camera.groundToImage
+        let inverse = try #require(h.inverse)
+        for p in [Point2(3, 25), Point2(10, 50), Point2(-4, 90)] {
+            let viaCamera = try #require(camera.project(Point3(p.x, p.y, 0)))
+            let viaH = try #require(h.apply(p))
+            #expect(viaCamera.distance(to: viaH) < 1e-6)
+            #expect(try #require(inverse.apply(viaH)).distance(to: p) < 1e-6)
+        }
+        #expect(((h * inverse).normalized().m.enumerated().allSatisfy { abs($0.element - Homography.identity.m[$0.offset]) < 1e-9 }))
+    }
+
+    @Test("points behind the camera or above the horizon have no image or ground point")
+    func outOfView() {
+        #expect(camera.project(Point3(12, -5, 7.5)) == nil)
+        #expect(camera.groundPoint(atImage: Point2(640, 0)) == nil)
+    }
+
+    @Test("the principal ray hits the ground at height / tan(tilt)")
+    func tilt() throws {
+        let level = PinholeCamera(focalPixels: 800, imageWidth: 640, imageHeight: 480, position: Point3(0, 0, 10), tiltDegrees: 45)
+        let g = try #require(level.groundPoint(atImage: Point2(320, 240)))
+        #expect(abs(g.y - 10) < 1e-9 && abs(g.x) < 1e-9)
+    }
+}
+
+struct GeometryTests {
+    @Test func boxes() {
+        let a = Box(x: 0, y: 0, width: 10, height: 10), b = Box(x: 5, y: 5, width: 10, height: 10)
+        #expect(abs(a.iou(b) - 25.0 / 175.0) < 1e-12)
+        #expect(a.iou(Box(x: 20, y: 20, width: 1, height: 1)) == 0)
+        #expect(a.bottomCenter == Point2(5, 10))
+        #expect(Box(bounding: [Point2(3, 4), Point2(-1, 9), Point2(2, 2)]) == Box(x: -1, y: 2, width: 4, height: 7))
+        #expect(Box(x: -5, y: -5, width: 10, height: 10).clipped(width: 100, height: 100) == Box(x: 0, y: 0, width: 5, height: 5))
+    }
+
+    @Test func polygons() {
+        let lane = Polygon([Point2(0, 0), Point2(4, 0), Point2(3, 10), Point2(1, 10)])
+        #expect(lane.contains(Point2(2, 5)))
+        #expect(!lane.contains(Point2(0.2, 9)))
+        #expect(abs(lane.area - 30) < 1e-12)
+    }
+
+    @Test func segmentSides() {
+        let stop = Segment(Point2(0, 0), Point2(10, 0))
+        #expect(stop.side(of: Point2(5, 1)) > 0)
+        #expect(stop.side(of: Point2(5, -1)) < 0)
+    }
+
+    @Test("geometry encodes as plain arrays")
+    func coding() throws {
+        let data = try JSONEncoder().encode(Box(x: 1, y: 2, width: 3, height: 4))
+        #expect(String(decoding: data, as: UTF8.self) == "[1,2,3,4]")
+        #expect(try JSONDecoder().decode(Point2.self, from: Data("[1.5,2]".utf8)) == Point2(1.5, 2))
+    }
+}
+
+struct PhaseTimelineTests {
+    let timeline = PhaseTimeline([
+        PhaseInterval(phase: .green, start: 0, end: 6), PhaseInterval(phase: .amber, start: 6, end: 9), PhaseInterval(phase: .red, start: 9, end: 21),
+    ])
+
+    @Test func lookup() {
+        #expect(timeline.phase(at: 0) == .green)
+        #expect(timeline.phase(at: 5.999) == .green)
+        #expect(timeline.phase(at: 6) == .amber)
+        #expect(timeline.phase(at: 20.9) == .red)
+        #expect(timeline.phase(at: 21) == .unknown)
+        #expect(timeline.phase(at: -1) == .unknown)
+        #expect(timeline.interval(at: 10)?.start == 9)
+    }
+}
+
+struct ClockTests {
+    @Test("ISO 8601 instants as containers and configs write them", arguments: [
+        ("2022-09-03T19:32:03.000000Z", 1_662_233_523.0),
+        ("2022-09-03T19:32:03Z", 1_662_233_523.0),
+        ("2022-09-03 19:32:03", 1_662_233_523.0),
+        ("2022-09-03T21:32:03+02:00", 1_662_233_523.0),
+        ("2022-09-03T19:32:03.25Z", 1_662_233_523.25),
+    ])
+    func parse(_ c: (String, Double)) throws {
+        let date = try #require(ISO8601Instant.parse(c.0))
+        #expect(abs(date.timeIntervalSince1970 - c.1) < 1e-6)
+    }
+
+    @Test func rejects() {
+        for bad in ["", "2022-13-03T19:32:03Z", "yesterday", "2022-09-03T19:32", "2022-09-03T19:32:03+0"] {
+            #expect(ISO8601Instant.parse(bad) == nil, "\(bad)")
+        }
+    }
+
+    @Test func formats() throws {
+        #expect(ISO8601Instant.format(Date(timeIntervalSince1970: 1_662_233_523.5)) == "2022-09-03T19:32:03.500000Z")
+    }
+}
