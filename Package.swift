@@ -24,6 +24,8 @@ let package = Package(
         .target(name: "TrafficModel"),
         // Renders sample footage of roadside scenes with exact ground truth.
         .target(name: "SceneSynth", dependencies: ["TrafficModel", "VideoIO", "Yams"]),
+        // Measures records and tracks against a scene's truth (`roadwatch score`).
+        .target(name: "Scoring", dependencies: ["TrafficModel", "SceneSynth"]),
         // The command-line tool, kept thin.
         .executableTarget(
             name: "roadwatch",
@@ -31,11 +33,13 @@ let package = Package(
                 "VideoIO",
                 "TrafficModel",
                 "SceneSynth",
+                "Scoring",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TrafficModel"]),
         .testTarget(name: "TrafficModelTests", dependencies: ["TrafficModel"]),
+        .testTarget(name: "ScoringTests", dependencies: ["Scoring", "SceneSynth", "TrafficModel"]),
         .testTarget(name: "SceneSynthTests", dependencies: ["SceneSynth", "VideoIO", "TrafficModel"]),
         .testTarget(name: "CommandLineTests", dependencies: ["VideoIO", "TrafficModel", "roadwatch"]),
     ],

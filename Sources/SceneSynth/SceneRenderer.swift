@@ -122,9 +122,7 @@ public final class SceneRenderer {
 
         if let phase, let signal = spec.signal { drawSignal(signal, phase: phase, gain: gain, dx: dx, dy: dy) }
         addNoise(frame: index)
-        var picture = Picture(width: width, height: height, format: .rgb24, fill: (0, 0, 0))
-        picture.planes[0] = canvas
-        return (picture, truths.sorted { $0.vehicle < $1.vehicle })
+        return (Picture(width: width, height: height, format: .rgb24, planes: [canvas]), truths.sorted { $0.vehicle < $1.vehicle })
     }
 
     /// The vehicle painted at a pixel in the last rendered frame, nil for none (tests and debugging).

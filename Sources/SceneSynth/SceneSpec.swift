@@ -21,11 +21,13 @@ public struct SceneSpec: Sendable, Codable, Equatable {
         public var height: Int
         public var fps: Int
         public var durationSeconds: Double
+        /// Ceiling of the bit rate; the stream is encoded at constant quality `quality` (x264 CRF) below it.
         public var bitrateKbps: Int
+        public var quality: Double
         /// Wall-clock time of the first frame, ISO 8601 with offset; written as the container's creation_time.
         public var startTime: String
 
-        enum CodingKeys: String, CodingKey { case width, height, fps, durationSeconds = "duration_s", bitrateKbps = "bitrate_kbps", startTime = "start_time" }
+        enum CodingKeys: String, CodingKey { case width, height, fps, durationSeconds = "duration_s", bitrateKbps = "bitrate_kbps", quality, startTime = "start_time" }
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             width = try c.decode(Int.self, forKey: .width)
@@ -33,6 +35,7 @@ public struct SceneSpec: Sendable, Codable, Equatable {
             fps = try c.decodeIfPresent(Int.self, forKey: .fps) ?? 25
             durationSeconds = try c.decode(Double.self, forKey: .durationSeconds)
             bitrateKbps = try c.decodeIfPresent(Int.self, forKey: .bitrateKbps) ?? 2200
+            quality = try c.decodeIfPresent(Double.self, forKey: .quality) ?? 23
             startTime = try c.decodeIfPresent(String.self, forKey: .startTime) ?? "2026-03-14T08:30:00Z"
         }
     }
@@ -213,13 +216,16 @@ public struct SceneSpec: Sendable, Codable, Equatable {
         public var speedSpreadKmh: Double
         /// Relative weights of car, van, truck, motorcycle.
         public var mix: [Double]
-        enum CodingKeys: String, CodingKey { case perLanePerMinute = "per_lane_per_minute", speedKmh = "speed_kmh", speedSpreadKmh = "speed_spread_kmh", mix }
+        /// The lanes that carry background traffic (all when absent).
+        public var lanes: [Int]?
+        enum CodingKeys: String, CodingKey { case perLanePerMinute = "per_lane_per_minute", speedKmh = "speed_kmh", speedSpreadKmh = "speed_spread_kmh", mix, lanes }
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             perLanePerMinute = try c.decode(Double.self, forKey: .perLanePerMinute)
             speedKmh = try c.decode(Double.self, forKey: .speedKmh)
             speedSpreadKmh = try c.decodeIfPresent(Double.self, forKey: .speedSpreadKmh) ?? 5
             mix = try c.decodeIfPresent([Double].self, forKey: .mix) ?? [0.7, 0.15, 0.08, 0.07]
+            lanes = try c.decodeIfPresent([Int].self, forKey: .lanes)
         }
     }
 
@@ -266,6 +272,12 @@ public struct SceneSpec: Sendable, Codable, Equatable {
             out.append("vehicles[\(i)].cross_stop_line_at_s: only for away lanes of a road with a stop line")
         }
         if signal != nil && road.stopLineYM == nil { out.append("signal: needs road.stop_line_y_m") }
+        for lane in traffic?.lanes ?? [] where !(1...road.lanes.count).contains(lane) {
+            out.append("traffic.lanes: \(lane) is not a lane (1...\(road.lanes.count))")
+        }
+        if let mix = traffic?.mix, mix.count != 4 || mix.contains(where: { $0 < 0 }) || mix.reduce(0, +) <= 0 {
+            out.append("traffic.mix: four non-negative weights (car, van, truck, motorcycle)")
+        }
         return out
     }
 }

@@ -58,11 +58,12 @@ public enum SceneSynthesizer {
         let renderer = SceneRenderer(spec: spec)
         let schedule = spec.signal.map(SignalSchedule.init)
 
-        var settings = EncoderSettings(codec: .h264, frameRate: FrameRate(spec.video.fps), bitRate: spec.video.bitrateKbps * 1000,
-                                       preset: "faster", keyframeInterval: spec.video.fps * 2, threads: 1)
+        // Like a camera: constant quality with the scene's bit rate as the ceiling.
+        var settings = EncoderSettings(codec: .h264, frameRate: FrameRate(spec.video.fps), maxBitRate: spec.video.bitrateKbps * 1000,
+                                       quality: spec.video.quality, preset: "veryfast", keyframeInterval: spec.video.fps * 2, threads: 1)
         settings.creationTime = ISO8601Instant.parse(spec.video.startTime)
         settings.metadata = ["comment": "roadwatch synth scene \(spec.name), seed \(spec.seed)"]
-        let writer = try VideoWriter(path: videoPath, width: spec.video.width, height: spec.video.height, settings: settings)
+        let encoder = EncodingThread(writer: try VideoWriter(path: videoPath, width: spec.video.width, height: spec.video.height, settings: settings))
 
         var boxes: [Int: [SceneTruth.FrameBox]] = [:]
         let byID = Dictionary(uniqueKeysWithValues: trajectories.map { ($0.id, $0) })
@@ -70,7 +71,7 @@ public enum SceneSynthesizer {
         for index in 0..<frames {
             let t = Double(index) / Double(spec.video.fps)
             let (picture, inFrame) = renderer.render(frame: index, vehicles: trajectories, phase: schedule?.phase(at: t))
-            try writer.write(picture)
+            try encoder.write(picture)
             if let stillEvery, index % stillEvery == 0 {
                 let still = (directory as NSString).appendingPathComponent(String(format: "%@-%06d.jpg", spec.name, index))
                 try JPEGWriter(quality: 3).write(picture, to: still)
@@ -87,7 +88,7 @@ public enum SceneSynthesizer {
             }
             progress?(index + 1, frames)
         }
-        try writer.finish()
+        try encoder.finish()
 
         let truth = makeTruth(spec, videoFile: (videoPath as NSString).lastPathComponent, frames: frames, trajectories: trajectories, boxes: boxes, schedule: schedule)
         try truth.encoded().write(to: URL(fileURLWithPath: truthPath), options: .atomic)

@@ -127,7 +127,7 @@ public struct TrafficSimulation {
             return Planned(vehicle: v, enter: enter)
         }
         if let traffic = spec.traffic, traffic.perLanePerMinute > 0 {
-            for lane in 1...spec.road.lanes.count {
+            for lane in traffic.lanes ?? Array(1...spec.road.lanes.count) {
                 var t = -Self.warmup
                 while true {
                     t += -log(1 - random.unit()) * 60 / traffic.perLanePerMinute

@@ -8,12 +8,30 @@ import Foundation
 public struct PinholeCamera: Sendable, Equatable, Codable {
     public var focalPixels: Double
     public var principalPoint: Point2
-    public var position: Point3
-    public var tiltDegrees: Double
-    public var panDegrees: Double
-    public var rollDegrees: Double
+    public let position: Point3
+    public let tiltDegrees: Double
+    public let panDegrees: Double
+    public let rollDegrees: Double
     public var imageWidth: Int
     public var imageHeight: Int
+    /// Rows of the world→camera rotation: camera right, camera down, camera forward (as world vectors).
+    /// Computed once from the angles (they are constants), since every projection needs them.
+    public let axes: (right: Point3, down: Point3, forward: Point3)
+
+    enum CodingKeys: String, CodingKey { case focalPixels, principalPoint, position, tiltDegrees, panDegrees, rollDegrees, imageWidth, imageHeight }
+
+    public static func == (a: PinholeCamera, b: PinholeCamera) -> Bool {
+        a.focalPixels == b.focalPixels && a.principalPoint == b.principalPoint && a.position == b.position && a.tiltDegrees == b.tiltDegrees
+            && a.panDegrees == b.panDegrees && a.rollDegrees == b.rollDegrees && a.imageWidth == b.imageWidth && a.imageHeight == b.imageHeight
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(focalPixels: try c.decode(Double.self, forKey: .focalPixels), imageWidth: try c.decode(Int.self, forKey: .imageWidth),
+                  imageHeight: try c.decode(Int.self, forKey: .imageHeight), position: try c.decode(Point3.self, forKey: .position),
+                  tiltDegrees: try c.decode(Double.self, forKey: .tiltDegrees), panDegrees: try c.decode(Double.self, forKey: .panDegrees),
+                  rollDegrees: try c.decode(Double.self, forKey: .rollDegrees), principalPoint: try c.decode(Point2.self, forKey: .principalPoint))
+    }
 
     public init(focalPixels: Double, imageWidth: Int, imageHeight: Int, position: Point3, tiltDegrees: Double,
                 panDegrees: Double = 0, rollDegrees: Double = 0, principalPoint: Point2? = nil) {
@@ -25,10 +43,10 @@ public struct PinholeCamera: Sendable, Equatable, Codable {
         self.panDegrees = panDegrees
         self.rollDegrees = rollDegrees
         self.principalPoint = principalPoint ?? Point2(Double(imageWidth) / 2, Double(imageHeight) / 2)
+        axes = Self.rotation(tilt: tiltDegrees, pan: panDegrees, roll: rollDegrees)
     }
 
-    /// Rows of the world→camera rotation: camera right, camera down, camera forward (as world vectors).
-    public var axes: (right: Point3, down: Point3, forward: Point3) {
+    static func rotation(tilt tiltDegrees: Double, pan panDegrees: Double, roll rollDegrees: Double) -> (right: Point3, down: Point3, forward: Point3) {
         let pan = panDegrees * .pi / 180, tilt = tiltDegrees * .pi / 180, roll = rollDegrees * .pi / 180
         let forward = Point3(sin(pan) * cos(tilt), cos(pan) * cos(tilt), -sin(tilt))
         var right = Point3(cos(pan), -sin(pan), 0)

@@ -45,6 +45,15 @@ public struct Picture: Sendable, Equatable {
         }
     }
 
+    /// A picture over existing planes (tightly packed, as `stride(ofPlane:)` says).
+    public init(width: Int, height: Int, format: Format, planes: [[UInt8]]) {
+        self.width = width
+        self.height = height
+        self.format = format
+        self.planes = planes
+        for i in planes.indices { precondition(planes[i].count == stride(ofPlane: i) * rows(ofPlane: i), "plane \(i) has the wrong size") }
+    }
+
     /// Bytes per row of plane `index`.
     public func stride(ofPlane index: Int) -> Int {
         switch format {

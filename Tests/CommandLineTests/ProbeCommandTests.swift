@@ -155,3 +155,30 @@ struct BenchCommandTests {
         }
     }
 }
+
+struct MemoryFlatnessTests {
+    /// Peak RSS in MiB from a `bench decode` line ("..., peak RSS 74.2 MiB").
+    func peak(_ output: String) -> Double? {
+        guard let range = output.range(of: "peak RSS ") else { return nil }
+        return Double(output[range.upperBound...].prefix { $0.isNumber || $0 == "." })
+    }
+
+    @Test("decoding a clip 12 times peaks no higher than decoding it twice")
+    func flatMemory() throws {
+        try withTemporaryDirectory { dir in
+            let clip = dir.appendingPathComponent("flat.mp4").path
+            var settings = EncoderSettings(frameRate: FrameRate(25))
+            settings.keyframeInterval = 12
+            let writer = try VideoWriter(path: clip, width: 640, height: 360, settings: settings)
+            for i in 0..<100 { try writer.write(Picture(width: 640, height: 360, format: .yuv420p, fill: (UInt8(16 + i), UInt8(128 + i % 20), 128))) }
+            try writer.finish()
+            // Each repeat opens the file afresh and decodes all 100 frames (345 KB each); a leak of one frame per
+            // repeat would add 3.4 MB over ten repeats, a leaked decoder far more.
+            let short = try CLI.run(["bench", "decode", "--repeats", "2", "--ffmpeg", "/nonexistent/ffmpeg", clip])
+            let long = try CLI.run(["bench", "decode", "--repeats", "12", "--ffmpeg", "/nonexistent/ffmpeg", clip])
+            #expect(short.status == 0 && long.status == 0, "\(short.stderr) \(long.stderr)")
+            let a = try #require(peak(short.stdout)), b = try #require(peak(long.stdout))
+            #expect(b - a < 3, "peak RSS grew from \(a) MiB to \(b) MiB")
+        }
+    }
+}

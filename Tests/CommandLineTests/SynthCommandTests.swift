@@ -46,3 +46,50 @@ struct SynthCommandTests {
         }
     }
 }
+
+struct ScoreCommandTests {
+    @Test("score matches records against a rendered scene's truth and reports tracks")
+    func scoreRenderedScene() throws {
+        try withTemporaryDirectory { dir in
+            let scene = SynthCommandTests.scene
+                .replacingOccurrences(of: "green_s: 1, amber_s: 1, red_s: 2", with: "green_s: 5, amber_s: 1, red_s: 5, start_phase: red")
+                .replacingOccurrences(of: "- {type: car, lane: 1, speed_kmh: 50, enter_s: -1}",
+                                      with: "- {type: car, lane: 2, speed_kmh: 50, behaviour: ignore_signal, cross_stop_line_at_s: 1.2}")
+            let scenePath = dir.appendingPathComponent("runner.yaml").path
+            try scene.write(toFile: scenePath, atomically: true, encoding: .utf8)
+            #expect(try CLI.run(["synth", scenePath, "--out", dir.path]).status == 0)
+            let truthPath = dir.appendingPathComponent("cli-scene.truth.json").path
+            let truth = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truthPath))) as? [String: Any])
+            let violations = try #require(truth["violations"] as? [[String: Any]])
+            #expect(violations.count == 1)
+            let t = try #require(violations.first?["time_s"] as? Double)
+            let records = dir.appendingPathComponent("violations.jsonl").path
+            try "{\"id\":\"a\",\"rule\":\"red_light\",\"pts_s\":\(t + 0.08),\"lane\":\"2\"}\n{\"id\":\"b\",\"rule\":\"red_light\",\"pts_s\":\(t + 0.3),\"lane\":\"2\"}\n"
+                .write(toFile: records, atomically: true, encoding: .utf8)
+            // Perfect tracks: the truth's own boxes, in MOT format.
+            let vehicles = try #require(truth["vehicles"] as? [[String: Any]])
+            var mot = ""
+            for v in vehicles {
+                for f in (v["frames"] as? [[String: Any]]) ?? [] {
+                    let b = f["box"] as! [Double]
+                    mot += "\(f["frame"] as! Int + 1),\(v["id"] as! Int),\(b[0]),\(b[1]),\(b[2]),\(b[3]),1,-1,-1,-1\n"
+                }
+            }
+            let tracks = dir.appendingPathComponent("tracks.csv").path
+            try mot.write(toFile: tracks, atomically: true, encoding: .utf8)
+
+            let table = try CLI.run(["score", dir.path, truthPath, "--tracks", tracks])
+            #expect(table.status == 0, "\(table.stderr)")
+            let line = try #require(table.stdout.split(separator: "\n").first { $0.hasPrefix("red_light") })
+            #expect(line.contains("0.500") && line.contains("1.000"), "precision 0.5 (one duplicate), recall 1: \(line)")
+            #expect(table.stdout.contains("red_light: false records b"))
+            let json = try CLI.run(["score", "--json", records, truthPath, "--tracks", tracks])
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+            let rules = try #require((report["violations"] as? [String: Any])?["rules"] as? [[String: Any]])
+            let red = try #require(rules.first { $0["rule"] as? String == "red_light" })
+            #expect(red["duplicates"] as? Int == 1 && red["recall"] as? Double == 1)
+            let trackScore = try #require(report["tracks"] as? [String: Any])
+            #expect(trackScore["idf1"] as? Double == 1 && trackScore["mota"] as? Double == 1)
+        }
+    }
+}
