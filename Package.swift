@@ -24,6 +24,8 @@ let package = Package(
         .target(name: "TrafficModel"),
         // Renders sample footage of roadside scenes with exact ground truth.
         .target(name: "SceneSynth", dependencies: ["TrafficModel", "VideoIO", "Yams"]),
+        // Motion detector and signal-lamp reader over luma planes.
+        .target(name: "Detection", dependencies: ["TrafficModel", "VideoIO"]),
         // Measures records and tracks against a scene's truth (`roadwatch score`).
         .target(name: "Scoring", dependencies: ["TrafficModel", "SceneSynth"]),
         // The command-line tool, kept thin.
@@ -39,6 +41,7 @@ let package = Package(
         ),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TrafficModel"]),
         .testTarget(name: "TrafficModelTests", dependencies: ["TrafficModel"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection", "VideoIO", "TrafficModel", "SceneSynth", "Scoring"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring", "SceneSynth", "TrafficModel"]),
         .testTarget(name: "SceneSynthTests", dependencies: ["SceneSynth", "VideoIO", "TrafficModel"]),
         .testTarget(name: "CommandLineTests", dependencies: ["VideoIO", "TrafficModel", "roadwatch"]),

@@ -1,0 +1,244 @@
+import Foundation
+import TrafficModel
+import VideoIO
+
+/// Settings of the motion detector; every value's unit is in its name or comment.
+public struct MotionDetectorOptions: Sendable, Equatable {
+    /// Frames are shrunk by a whole factor to at most about this width before analysis (pixels).
+    public var analysisWidth = 480
+    /// Seconds for the background to follow a change where no vehicle is.
+    public var backgroundTimeConstant = 3.0
+    /// Seconds for a standing vehicle to fade into the background (long: queues at red must stay visible).
+    public var foregroundTimeConstant = 90.0
+    /// A pixel is foreground when it differs from the background by this many standard deviations ...
+    public var sigmas = 3.5
+    /// ... and by at least this many 8-bit levels, or this share of the background's level where it is darker
+    /// (dark vehicles on a dark road at night differ by little).
+    public var minimumDifference = 16.0
+    public var minimumRelativeDifference = 0.35
+    /// Leave cast shadows (pixels at 45–78 % of the background's light) out of boxes. Off by default: in luma alone a
+    /// dark or red vehicle looks the same (measured: a dark red car lost most of its box); chroma is needed.
+    public var suppressShadows = false
+    /// After dark (background mean luma below `darkScene`), leave headlight glow on the road (brighter, but less
+    /// than `lightSourceRatio` times the background and not saturated) out of boxes; head- and tail-lights stay in.
+    /// By day a white car is legitimately brighter than the road.
+    public var suppressGlow = true
+    public var lightSourceRatio = 3.5
+    public var darkScene = 70.0
+    /// Image regions where motion is never a vehicle (the signal head, a clock overlay), full-resolution pixels.
+    public var ignore: [Box] = []
+    /// Blobs smaller than this many analysis pixels are noise.
+    public var minimumArea = 20
+    /// Seconds at the start used only to learn the background: it starts as the per-pixel median of frames
+    /// spread over this time, so vehicles passing by are not learnt as road (it must be longer than twice the time a
+    /// slow vehicle covers a pixel: 2 s was too short for a 9.5 m truck at 40 km/h). Vehicles standing through it are
+    /// learnt as road until `absorbAfterSeconds` after they leave.
+    public var warmupSeconds = 4.0
+    /// A pixel that has been foreground this long is learnt as background (a parked vehicle, a left-over ghost).
+    /// Longer than a red phase, so queues stay vehicles.
+    public var absorbAfterSeconds = 20.0
+
+    public init() {}
+}
+
+/// Finds moving vehicles in the luma plane: an adaptive per-pixel background (mean and variance) compensated for
+/// global changes of light (clouds, auto exposure), with shadow and glow suppression, morphology and connected
+/// components. Deterministic; state is per camera, so one detector per input file.
+public final class MotionDetector {
+    public let options: MotionDetectorOptions
+    public private(set) var factor = 1
+    private var width = 0, height = 0
+    private var background: [Float] = []
+    private var variance: [Float] = []
+    private var mask: [UInt8] = []
+    /// Foreground pixels that are neither shadow-like nor glow-like: they decide a blob's box.
+    private var core: [UInt8] = []
+    private var scratch: [UInt8] = []
+    private var opened: [UInt8] = []
+    private var ignoreMask: [UInt8] = []
+    private var framesSeen = 0
+    private var warmup: [[UInt8]] = []
+    /// Seconds each pixel has been foreground without a break.
+    private var foregroundAge: [Float] = []
+    private var lastPTS: Double?
+    /// Global gain of the current frame against the background.
+    public private(set) var gain: Float = 1
+
+    public init(options: MotionDetectorOptions = MotionDetectorOptions()) {
+        self.options = options
+    }
+
+    /// Detections in one decoded frame, in full-resolution image coordinates.
+    public func detect(_ frame: VideoFrame) -> FrameDetections {
+        if factor == 1 && width == 0 { factor = max(1, Int((Double(frame.width) / Double(options.analysisWidth)).rounded(.up))) }
+        let image = frame.withLuma { GrayImage(shrinking: $0, by: factor) }
+        let time = FrameTime(index: frame.index, pts: frame.pts)
+        return FrameDetections(time: time, detections: detect(image, pts: frame.pts))
+    }
+
+    /// The last foreground mask at analysis resolution (255 = vehicle), for pictures and tests.
+    public var foreground: GrayImage { GrayImage(width: width, height: height, pixels: mask) }
+    /// The last core mask (foreground that is neither shadow-like nor glow-like).
+    public var coreForeground: GrayImage { GrayImage(width: width, height: height, pixels: core) }
+
+    /// Detections in an analysis image (already shrunk by `factor`), scaled back by `factor`.
+    public func detect(_ image: GrayImage, pts: Double) -> [Detection] {
+        let dt = lastPTS.map { max(1e-3, min(1, pts - $0)) } ?? 0.04
+        lastPTS = pts
+        if width != image.width || height != image.height { reset(image) }
+        framesSeen += 1
+        if Double(framesSeen) * dt < options.warmupSeconds {
+            if framesSeen % 3 == 1 { warmup.append(image.pixels) }
+            return []
+        }
+        if !warmup.isEmpty { startBackground() }
+        classify(image, learnAll: false, dt: dt)
+        morphology()
+        // Shadow and glow pixels join a vehicle's parts into one blob but do not size its box: its core does,
+        // the opened core where it is substantial (no edge streaks), else the raw core (small, far vehicles).
+        return connectedComponents(mask, core: core, width: width, height: height)
+            .filter { $0.corePixels >= options.minimumArea && $0.coreMaxX - $0.coreMinX >= 2 && $0.coreMaxY - $0.coreMinY >= 2 }
+            .map { c in
+                let f = Double(factor)
+                let strong = c.strongPixels >= 2 * options.minimumArea
+                let x0 = strong ? c.strongMinX : c.coreMinX, y0 = strong ? c.strongMinY : c.coreMinY
+                let w = (strong ? c.strongMaxX : c.coreMaxX) - x0 + 1, h = (strong ? c.strongMaxY : c.coreMaxY) - y0 + 1
+                let fill = Double(strong ? c.strongPixels : c.corePixels) / Double(w * h)
+                return Detection(box: Box(x: Double(x0) * f, y: Double(y0) * f, width: Double(w) * f, height: Double(h) * f),
+                                 confidence: min(1, 0.3 + fill))
+            }
+    }
+
+    /// The background starts as the per-pixel median of the warm-up frames.
+    private func startBackground() {
+        var column = [UInt8](repeating: 0, count: warmup.count)
+        for i in 0..<(width * height) {
+            for k in warmup.indices { column[k] = warmup[k][i] }
+            column.sort()
+            background[i] = Float(column[column.count / 2])
+        }
+        warmup = []
+    }
+
+    private func reset(_ image: GrayImage) {
+        width = image.width
+        height = image.height
+        background = image.pixels.map(Float.init)
+        variance = [Float](repeating: 25, count: width * height)
+        mask = [UInt8](repeating: 0, count: width * height)
+        foregroundAge = [Float](repeating: 0, count: width * height)
+        warmup = [image.pixels]
+        core = mask
+        scratch = mask
+        opened = mask
+        ignoreMask = mask
+        for region in options.ignore {
+            let f = Double(factor)
+            for y in max(0, Int(region.y / f))..<min(height, Int((region.maxY / f).rounded(.up))) {
+                for x in max(0, Int(region.x / f))..<min(width, Int((region.maxX / f).rounded(.up))) { ignoreMask[y * width + x] = 1 }
+            }
+        }
+        framesSeen = 0
+    }
+
+    private func classify(_ image: GrayImage, learnAll: Bool, dt: Double) {
+        let w = width, h = height
+        let alphaBackground = learnAll ? Float(1.0 / Double(framesSeen)) : Float(1 - exp(-dt / options.backgroundTimeConstant))
+        let alphaForeground = learnAll ? alphaBackground : Float(1 - exp(-dt / options.foregroundTimeConstant))
+        let k = Float(options.sigmas), minimum = Float(options.minimumDifference)
+        let absorbAfter = Float(options.absorbAfterSeconds)
+        let relative = Float(options.minimumRelativeDifference), lightSource = Float(options.lightSourceRatio)
+        // Global gain from pixels that look like background: ratio of sums on a sparse grid.
+        var sumImage: Float = 0, sumBackground: Float = 0
+        image.pixels.withUnsafeBufferPointer { c in
+            background.withUnsafeBufferPointer { b in
+                var i = 0
+                while i < w * h {
+                    let d = Float(c[i]) - gain * b[i]
+                    if abs(d) < 2 * minimum { sumImage += Float(c[i]); sumBackground += b[i] }
+                    i += 7
+                }
+            }
+        }
+        if sumBackground > 0 { gain = max(0.3, min(3, sumImage / sumBackground)) }
+        let g = gain
+        let shadows = options.suppressShadows
+        let glow = options.suppressGlow && Double(sumBackground) / Double(max(1, (w * h + 6) / 7)) < options.darkScene
+        image.pixels.withUnsafeBufferPointer { c in
+            background.withUnsafeMutableBufferPointer { b in
+                variance.withUnsafeMutableBufferPointer { v in
+                    mask.withUnsafeMutableBufferPointer { m in
+                        core.withUnsafeMutableBufferPointer { coreMask in
+                            foregroundAge.withUnsafeMutableBufferPointer { age in
+                            ignoreMask.withUnsafeBufferPointer { ignored in
+                                for i in 0..<(w * h) {
+                                    let cur = Float(c[i]), bg = g * b[i]
+                                    let d = cur - bg
+                                    let threshold = max(k * v[i].squareRoot(), min(minimum, max(6, relative * bg)))
+                                    var foreground = abs(d) > threshold && ignored[i] == 0
+                                    if foreground {
+                                        // Small camera shake moves edges by a pixel: a pixel that matches any
+                                        // background pixel next to it is not a vehicle.
+                                        let x = i % w, y = i / w
+                                        search: for ny in max(0, y - 1)...min(h - 1, y + 1) {
+                                            for nx in max(0, x - 1)...min(w - 1, x + 1) where abs(cur - g * b[ny * w + nx]) <= threshold {
+                                                foreground = false
+                                                break search
+                                            }
+                                        }
+                                    }
+                                    var isCore = foreground
+                                    if foreground {
+                                        let ratio = (cur + 1) / (bg + 1)
+                                        if shadows && d < 0 && ratio >= 0.45 && ratio <= 0.78 { isCore = false }
+                                        if glow && d > 0 && cur < 225 && ratio < lightSource { isCore = false }
+                                    }
+                                    m[i] = foreground ? 255 : 0
+                                    coreMask[i] = isCore ? 255 : 0
+                                    age[i] = foreground ? age[i] + Float(dt) : 0
+                                    let alpha = !foreground ? alphaBackground : age[i] > absorbAfter ? 0.2 : alphaForeground
+                                    b[i] += alpha * (cur / g - b[i])
+                                    if !foreground { v[i] = max(4, v[i] + alpha * (d * d - v[i])) }
+                                }
+                            }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Opening (3×3) removes speckle; closing (5×5) joins the parts of one vehicle. The core is opened too, so
+    /// thin streaks along a shadow's edge do not stretch a box.
+    private func morphology() {
+        morph(&mask, maximum: false); morph(&mask, maximum: true)
+        morph(&mask, maximum: true); morph(&mask, maximum: true); morph(&mask, maximum: false); morph(&mask, maximum: false)
+        opened = core
+        morph(&opened, maximum: false); morph(&opened, maximum: true)
+        for i in core.indices { core[i] = (core[i] != 0 ? 1 : 0) | (opened[i] != 0 ? 2 : 0) }
+    }
+
+    /// 3×3 maximum (dilation) or minimum (erosion), separable, edges replicated.
+    private func morph(_ image: inout [UInt8], maximum: Bool) {
+        let w = width, h = height
+        image.withUnsafeMutableBufferPointer { m in
+            scratch.withUnsafeMutableBufferPointer { s in
+                for y in 0..<h {
+                    let row = y * w
+                    for x in 0..<w {
+                        let a = m[row + max(0, x - 1)], b = m[row + x], c = m[row + min(w - 1, x + 1)]
+                        s[row + x] = maximum ? max(a, b, c) : min(a, b, c)
+                    }
+                }
+                for y in 0..<h {
+                    let up = max(0, y - 1) * w, here = y * w, down = min(h - 1, y + 1) * w
+                    for x in 0..<w {
+                        let a = s[up + x], b = s[here + x], c = s[down + x]
+                        m[here + x] = maximum ? max(a, b, c) : min(a, b, c)
+                    }
+                }
+            }
+        }
+    }
+}

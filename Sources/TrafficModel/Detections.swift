@@ -1,0 +1,29 @@
+/// A vehicle candidate in one frame: an image box with a confidence in 0...1.
+public struct Detection: Sendable, Equatable, Codable {
+    public var box: Box
+    public var confidence: Double
+    public init(box: Box, confidence: Double) {
+        self.box = box
+        self.confidence = confidence
+    }
+}
+
+/// When a frame was shown: its index in the file and its presentation time in seconds from the file's start.
+public struct FrameTime: Sendable, Equatable, Hashable, Codable {
+    public var index: Int
+    public var pts: Double
+    public init(index: Int, pts: Double) {
+        self.index = index
+        self.pts = pts
+    }
+}
+
+/// All detections of one frame: the currency between detection and tracking.
+public struct FrameDetections: Sendable, Equatable {
+    public var time: FrameTime
+    public var detections: [Detection]
+    public init(time: FrameTime, detections: [Detection]) {
+        self.time = time
+        self.detections = detections
+    }
+}

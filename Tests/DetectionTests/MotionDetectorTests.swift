@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+import TrafficModel
+import VideoIO
+@testable import Detection
+@testable import SceneSynth
+
+/// Luma of a rendered RGB picture (BT.601, video range), as the decoder would give it.
+func luma(_ p: Picture) -> GrayImage {
+    var out = [UInt8](repeating: 0, count: p.width * p.height)
+    for i in out.indices {
+        let r = Double(p.planes[0][3 * i]), g = Double(p.planes[0][3 * i + 1]), b = Double(p.planes[0][3 * i + 2])
+        out[i] = UInt8((16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255).rounded())
+    }
+    return GrayImage(width: p.width, height: p.height, pixels: out)
+}
+
+func scene(_ vehicles: String, conditions: String = "lighting: day") throws -> SceneSpec {
+    let yaml = """
+        name: detector-test
+        seed: 4
+        video: {width: 480, height: 270, fps: 25, duration_s: 9}
+        camera: {height_m: 7.5, tilt_deg: 13, focal_px: 380, x_m: 7}
+        road: {lanes: [away, away, away, away], start_y_m: -30, length_m: 300}
+        conditions: {\(conditions)}
+        vehicles: \(vehicles)
+        """
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("det-\(UUID().uuidString).yaml").path
+    try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try SceneSynthesizer.load(path)
+}
+
+/// Runs the detector over a rendered scene; returns per frame the detections and the truth boxes.
+func run(_ spec: SceneSpec, options: MotionDetectorOptions = MotionDetectorOptions()) -> [(detections: [Detection], truth: [VehicleInFrame])] {
+    let trajectories = TrafficSimulation(spec: spec).run()
+    let renderer = SceneRenderer(spec: spec)
+    let detector = MotionDetector(options: options)
+    return (0..<spec.frameCount).map { f in
+        let (picture, truth) = renderer.render(frame: f, vehicles: trajectories, phase: nil)
+        return (detector.detect(luma(picture), pts: Double(f) / 25), truth)
+    }
+}
+
+struct MotionDetectorTests {
+    @Test("a lone car by day is found in every frame after warm-up, with a tight box")
+    func loneCar() throws {
+        let frames = run(try scene("[{type: car, lane: 2, speed_kmh: 40, enter_s: -1.5, color: [150, 24, 28]}]"))
+        var checked = 0
+        for (k, frame) in frames.enumerated() where k >= 105 {  // after the 4 s warm-up
+            guard let t = frame.truth.first, t.box.height >= 12, t.box.maxY < 268 else { continue }
+            let best = frame.detections.map { $0.box.iou(t.box) }.max() ?? 0
+            #expect(best >= 0.6, "frame \(k): best IoU \(best) for \(t.box), detections \(frame.detections.map(\.box))")
+            #expect(frame.detections.count == 1, "frame \(k): \(frame.detections.count) detections")
+            checked += 1
+        }
+        #expect(checked > 30)
+    }
+
+    @Test("an empty road gives nothing: not sensor noise, not a passing cloud, not camera shake")
+    func emptyRoad() throws {
+        let spec = try scene("[]", conditions: "lighting: day, noise: 4, shake_px: 1, cloud_start_s: 3, cloud_duration_s: 3, cloud_depth: 0.6")
+        let frames = run(spec)
+        let falseDetections = frames.reduce(0) { $0 + $1.detections.count }
+        #expect(falseDetections == 0, "\(falseDetections) detections on an empty road")
+    }
+
+    @Test("warm-up learns the road under passing vehicles: no ghost where a truck stood at the start")
+    func noGhost() throws {
+        let frames = run(try scene("[{type: truck, lane: 1, speed_kmh: 40, enter_s: -4}]"))
+        let start = try #require(frames[0].truth.first?.box)
+        var checked = 0
+        for (k, frame) in frames.enumerated() where k >= 105 {  // after the 4 s warm-up
+            // Once the truck has left its starting place, nothing may be seen there.
+            guard let now = frame.truth.first?.box, now.iou(start) == 0 else { continue }
+            #expect(!frame.detections.contains { $0.box.iou(start) > 0.1 }, "frame \(k): a ghost at the truck's starting place")
+            checked += 1
+        }
+        #expect(checked > 20)
+    }
+
+    @Test("ignored regions never give detections")
+    func ignoreRegion() throws {
+        var options = MotionDetectorOptions()
+        options.ignore = [Box(x: 0, y: 0, width: 480, height: 270)]
+        let frames = run(try scene("[{type: car, lane: 2, speed_kmh: 40, enter_s: -1.5}]"), options: options)
+        #expect(frames.allSatisfy { $0.detections.isEmpty })
+    }
+}
+
+struct ComponentTests {
+    @Test("8-connected components with bounding boxes and counts")
+    func components() {
+        let mask: [UInt8] = [
+            1, 1, 0, 0, 0,
+            0, 1, 0, 0, 1,
+            0, 0, 1, 0, 1,
+            0, 0, 0, 0, 0,
+            1, 0, 0, 0, 0,
+        ].map { $0 * 255 }
+        let c = connectedComponents(mask, width: 5, height: 5)
+        #expect(c.count == 3)
+        #expect(c[0] .minX == 0 && c[0].maxX == 2 && c[0].minY == 0 && c[0].maxY == 2 && c[0].pixels == 4)
+        #expect(c.contains { $0.minX == 4 && $0.pixels == 2 })
+        #expect(c.contains { $0.minY == 4 && $0.pixels == 1 })
+    }
+}
