@@ -26,6 +26,8 @@ let package = Package(
         .target(name: "SceneSynth", dependencies: ["TrafficModel", "VideoIO", "Yams"]),
         // Motion detector and signal-lamp reader over luma planes.
         .target(name: "Detection", dependencies: ["TrafficModel", "VideoIO"]),
+        // The multi-object tracker.
+        .target(name: "Tracking", dependencies: ["TrafficModel"]),
         // Measures records and tracks against a scene's truth (`roadwatch score`).
         .target(name: "Scoring", dependencies: ["TrafficModel", "SceneSynth"]),
         // The command-line tool, kept thin.
@@ -36,12 +38,15 @@ let package = Package(
                 "TrafficModel",
                 "SceneSynth",
                 "Scoring",
+                "Detection",
+                "Tracking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TrafficModel"]),
         .testTarget(name: "TrafficModelTests", dependencies: ["TrafficModel"]),
         .testTarget(name: "DetectionTests", dependencies: ["Detection", "VideoIO", "TrafficModel", "SceneSynth", "Scoring"]),
+        .testTarget(name: "TrackingTests", dependencies: ["Tracking", "Detection", "VideoIO", "TrafficModel", "SceneSynth", "Scoring"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring", "SceneSynth", "TrafficModel"]),
         .testTarget(name: "SceneSynthTests", dependencies: ["SceneSynth", "VideoIO", "TrafficModel"]),
         .testTarget(name: "CommandLineTests", dependencies: ["VideoIO", "TrafficModel", "roadwatch"]),

@@ -18,7 +18,10 @@ public struct ScoredRecord: Sendable, Codable, Equatable {
         var isDirectory: ObjCBool = false
         let file = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
             ? (path as NSString).appendingPathComponent("violations.jsonl") : path
-        let text = try String(contentsOfFile: file, encoding: .utf8)
+        let text: String
+        do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+            throw ScoreError(message: "\(file): cannot read: \((error as NSError).localizedDescription)")
+        }
         let decoder = JSONDecoder()
         return try text.split(separator: "\n", omittingEmptySubsequences: true).enumerated().map { n, line in
             do { return try decoder.decode(ScoredRecord.self, from: Data(line.utf8)) } catch {

@@ -6,7 +6,7 @@ struct Roadwatch: ParsableCommand {
         commandName: "roadwatch",
         abstract: "Batch pipeline for traffic-camera enforcement footage.",
         version: RoadwatchVersion.string,
-        subcommands: [Probe.self, Synth.self, Score.self, Bench.self]
+        subcommands: [Probe.self, Synth.self, TrackCommand.self, Score.self, Bench.self]
     )
 }
 

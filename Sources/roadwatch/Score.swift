@@ -38,7 +38,10 @@ struct Score: ParsableCommand {
     }
 
     func run() throws {
-        let truthDocument = try SceneTruth.load(truth)
+        let truthDocument: SceneTruth
+        do { truthDocument = try SceneTruth.load(truth) } catch {
+            throw ValidationError("\(truth): not a truth file: \(error.localizedDescription)")
+        }
         let scored = ViolationScore.score(records: try ScoredRecord.load(records), truth: truthDocument, window: window, ignoreLane: ignoreLane)
         let trackScore = try tracks.map { TrackScore.score(tracks: try TrackRow.load($0), truth: truthDocument) }
         if json {

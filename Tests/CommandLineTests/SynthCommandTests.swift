@@ -93,3 +93,46 @@ struct ScoreCommandTests {
         }
     }
 }
+
+struct TrackCommandTests {
+    @Test("track writes MOT tracks and the signal timeline that score can read")
+    func trackRenderedScene() throws {
+        try withTemporaryDirectory { dir in
+            let scene = SynthCommandTests.scene
+                .replacingOccurrences(of: "duration_s: 2", with: "duration_s: 8")
+                .replacingOccurrences(of: "green_s: 1, amber_s: 1, red_s: 2", with: "green_s: 5, amber_s: 1, red_s: 5")
+                .replacingOccurrences(of: "- {type: car, lane: 1, speed_kmh: 50, enter_s: -1}",
+                                      with: "- {type: van, lane: 2, speed_kmh: 30, enter_s: 1.5, color: [150, 24, 28]}")
+            let scenePath = dir.appendingPathComponent("track.yaml").path
+            try scene.write(toFile: scenePath, atomically: true, encoding: .utf8)
+            #expect(try CLI.run(["synth", scenePath, "--out", dir.path]).status == 0)
+            let truth = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("cli-scene.truth.json"))) as? [String: Any])
+            let lamps = try #require((truth["signal"] as? [String: Any])?["lamps"] as? [String: [Double]])
+            let lampArguments = lamps.sorted { $0.key < $1.key }.flatMap { ["--lamp", "\($0.key):\($0.value[0]),\($0.value[1]),3"] }
+            let result = try CLI.run(["track", dir.appendingPathComponent("cli-scene.mp4").path, "--out", dir.path] + lampArguments)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("cli-scene: 200 frames"))
+            let signal = try String(contentsOf: dir.appendingPathComponent("cli-scene.signal.csv"), encoding: .utf8)
+            #expect(signal.hasPrefix("phase,start_s,end_s\ngreen,0.0000,"))
+            // Amber begins at 5 s and red at 6 s; onsets are read within one frame (0.04 s).
+            let onsets = signal.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }.map { (String($0[0]), Double($0[1])!) }
+            #expect(onsets.map(\.0) == ["green", "amber", "red"], "\(signal)")
+            #expect(onsets.count == 3 && abs(onsets[1].1 - 5) <= 0.04 && abs(onsets[2].1 - 6) <= 0.04, "\(signal)")
+            let tracks = try String(contentsOf: dir.appendingPathComponent("cli-scene.tracks.csv"), encoding: .utf8)
+            #expect(!tracks.isEmpty)
+            try "".write(to: dir.appendingPathComponent("violations.jsonl"), atomically: true, encoding: .utf8)
+            let score = try CLI.run(["score", "--json", dir.path, dir.appendingPathComponent("cli-scene.truth.json").path,
+                                     "--tracks", dir.appendingPathComponent("cli-scene.tracks.csv").path])
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(score.stdout.utf8)) as? [String: Any])
+            let idf1 = try #require((report["tracks"] as? [String: Any])?["idf1"] as? Double)
+            #expect(idf1 > 0.6, "IDF1 \(idf1)")
+        }
+    }
+
+    @Test("bad lamp options are usage errors")
+    func badLamp() throws {
+        let result = try CLI.run(["track", "x.mp4", "--out", "/tmp", "--lamp", "purple:1,2,3"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--lamp 'purple:1,2,3': expected PHASE:X,Y,RADIUS"))
+    }
+}

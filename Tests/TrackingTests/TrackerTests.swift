@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+import TrafficModel
+import VideoIO
+@testable import Detection
+@testable import SceneSynth
+@testable import Scoring
+@testable import Tracking
+
+/// Feeds frames of hand-made boxes; `boxes(frame)` gives that frame's detections.
+func track(frames: Int, fps: Double = 25, times: ((Int) -> Double)? = nil, _ boxes: (Int) -> [Box]) -> [Track] {
+    let tracker = Tracker()
+    for f in 0..<frames {
+        let t = times?(f) ?? Double(f) / fps
+        tracker.update(FrameDetections(time: FrameTime(index: f, pts: t), detections: boxes(f).map { Detection(box: $0, confidence: 1) }))
+    }
+    return tracker.finish()
+}
+
+struct TrackerTests {
+    @Test("two vehicles in straight lines keep their ids for their whole lives")
+    func twoStraight() {
+        let tracks = track(frames: 60) { f in
+            [Box(x: 10 + Double(f) * 4, y: 100, width: 40, height: 30), Box(x: 400 - Double(f) * 3, y: 200, width: 50, height: 40)]
+        }
+        #expect(tracks.count == 2)
+        #expect(tracks.allSatisfy { $0.observed.count == 60 })
+    }
+
+    @Test("paths that cross do not swap ids")
+    func crossing() {
+        // A moves right along y = 100, B moves down through A's path at frame 30.
+        let tracks = track(frames: 60) { f in
+            [Box(x: Double(f) * 6, y: 100, width: 40, height: 30), Box(x: 170, y: Double(f) * 3.3, width: 40, height: 30)]
+        }
+        #expect(tracks.count == 2)
+        for t in tracks {
+            let xs = t.observed.map(\.box.x), ys = t.observed.map(\.box.y)
+            let horizontal = (xs.last! - xs.first!) > (ys.last! - ys.first!)
+            // Each track stays on one straight path: the other coordinate hardly changes.
+            #expect(horizontal ? ys.max()! - ys.min()! < 5 : xs.max()! - xs.min()! < 5, "track \(t.id) switched paths")
+        }
+    }
+
+    @Test("an occlusion of 0.4 s keeps the id; one of 1.6 s starts a new track")
+    func occlusion() {
+        let short = track(frames: 80) { f in (30..<40).contains(f) ? [] : [Box(x: Double(f) * 5, y: 100, width: 40, height: 30)] }
+        #expect(short.count == 1)
+        #expect(short.first?.observed.count == 70)
+        let long = track(frames: 100) { f in (30..<70).contains(f) ? [] : [Box(x: Double(f) * 5, y: 100, width: 40, height: 30)] }
+        #expect(long.count == 2)
+    }
+
+    @Test("a detection seen once or twice never becomes a track")
+    func flicker() {
+        let tracks = track(frames: 50) { f in
+            var boxes = [Box(x: 100, y: 100, width: 40, height: 30)]
+            if f == 10 || f == 11 || f == 30 { boxes.append(Box(x: 400, y: 300, width: 20, height: 20)) }
+            return boxes
+        }
+        #expect(tracks.count == 1)
+    }
+
+    @Test("irregular frame times: the prediction follows time, not frame count")
+    func variableFrameRate() {
+        // 60 px/s; frames arrive at irregular times (gaps of 0.02 to 0.12 s).
+        var times: [Double] = [0]
+        for k in 1..<60 { times.append(times[k - 1] + [0.02, 0.12, 0.04, 0.08][k % 4]) }
+        let tracks = track(frames: 60, times: { times[$0] }) { f in [Box(x: 20 + 60 * times[f], y: 50, width: 30, height: 30)] }
+        #expect(tracks.count == 1 && tracks[0].observed.count == 60)
+    }
+
+    @Test("the same detections give the same tracks")
+    func deterministic() {
+        let boxes: (Int) -> [Box] = { f in [Box(x: Double(f * 3 % 200), y: 50, width: 30, height: 30), Box(x: 300, y: Double(f * 2), width: 20, height: 40)] }
+        #expect(track(frames: 70, boxes) == track(frames: 70, boxes))
+    }
+}
+
+struct TrackingAccuracyTests {
+    /// Detector and tracker on the day junction sample, scored against its truth (docs/accuracy.md).
+    @Test("tracks on the day junction sample: MOTA and IDF1")
+    func junctionDay() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let clip = root.appendingPathComponent("SampleVideo/junction-day.mp4").path
+        let truth = try SceneTruth.load(root.appendingPathComponent("SampleVideo/junction-day.truth.json").path)
+        var options = MotionDetectorOptions()
+        if let s = truth.signal {
+            options.ignore = s.lamps.values.map { Box(x: $0.x - 2 * s.lampRadiusPx, y: $0.y - 2 * s.lampRadiusPx, width: 4 * s.lampRadiusPx, height: 4 * s.lampRadiusPx) }
+        }
+        let detector = MotionDetector(options: options)
+        let tracker = Tracker()
+        let reader = try VideoReader(path: clip)
+        while let frame = try reader.nextFrame() { tracker.update(detector.detect(frame)) }
+        let tracks = tracker.finish()
+        let rows = tracks.flatMap { t in t.observed.map { TrackRow(frame: $0.time.index + 1, id: t.id, box: $0.box) } }
+        var scoreOptions = TrackScore.Options()
+        scoreOptions.minHeight = 16
+        let score = TrackScore.score(tracks: rows, truth: truth, options: scoreOptions)
+        print("TRACKING junction-day: MOTA \(score.mota), IDF1 \(score.idf1), switches \(score.identitySwitches), tracks \(score.tracks) for \(score.groundTruthTracks)")
+        #expect(score.idf1 >= 0.4 && score.identitySwitches < 40, "IDF1 \(score.idf1), switches \(score.identitySwitches)")
+    }
+}
