@@ -10,6 +10,9 @@ public struct TrackerOptions: Sendable, Equatable {
     public var minimumIoU = 0.1
     /// ... or when its centre is within this share of the predicted box's larger side (small, fast vehicles).
     public var centreGate = 0.6
+    /// The same for a track seen once, whose velocity is not known yet: at 10 fps a car moves its own length
+    /// between frames (measured on NGSIM), so the second detection may be well away from the first.
+    public var firstStepGate = 2.0
     /// Standard deviation of unmodelled acceleration, in box-sizes per second squared.
     public var accelerationNoise = 1.5
     /// Standard deviation of a detection's box edges, as a share of the box size.
@@ -112,7 +115,7 @@ public final class Tracker {
                 detections.map { d -> Double in
                     let predicted = track.box
                     let iou = predicted.iou(d.box)
-                    let gate = options.centreGate * max(predicted.width, predicted.height)
+                    let gate = (track.hits == 1 ? options.firstStepGate : options.centreGate) * max(predicted.width, predicted.height)
                     if iou >= options.minimumIoU { return 1 - iou }
                     if predicted.center.distance(to: d.box.center) <= gate { return 1.5 }
                     return forbidden
