@@ -25,18 +25,25 @@ public struct GrayImage: Sendable, Equatable {
         let area = UInt32(f * f), half = area / 2
         out.withUnsafeMutableBufferPointer { dst in
             var sums = [UInt32](repeating: 0, count: w)
-            for y in 0..<h {
-                for i in 0..<w { sums[i] = 0 }
-                for dy in 0..<f {
-                    let row = plane.base + (y * f + dy) * plane.stride
-                    var x = 0
-                    for i in 0..<w {
-                        var s: UInt32 = 0
-                        for _ in 0..<f { s &+= UInt32(row[x]); x &+= 1 }
-                        sums[i] &+= s
+            sums.withUnsafeMutableBufferPointer { sum in
+                for y in 0..<h {
+                    for i in 0..<w { sum[i] = 0 }
+                    for dy in 0..<f {
+                        let row = plane.base + (y * f + dy) * plane.stride
+                        switch f {
+                        case 1: for i in 0..<w { sum[i] &+= UInt32(row[i]) }
+                        case 2: for i in 0..<w { sum[i] &+= UInt32(row[2 * i]) &+ UInt32(row[2 * i + 1]) }
+                        case 3: for i in 0..<w { sum[i] &+= UInt32(row[3 * i]) &+ UInt32(row[3 * i + 1]) &+ UInt32(row[3 * i + 2]) }
+                        case 4:
+                            for i in 0..<w {
+                                sum[i] &+= UInt32(row[4 * i]) &+ UInt32(row[4 * i + 1]) &+ UInt32(row[4 * i + 2]) &+ UInt32(row[4 * i + 3])
+                            }
+                        default:
+                            for i in 0..<w { for k in 0..<f { sum[i] &+= UInt32(row[f * i + k]) } }
+                        }
                     }
+                    for i in 0..<w { dst[y * w + i] = UInt8((sum[i] + half) / area) }
                 }
-                for i in 0..<w { dst[y * w + i] = UInt8((sums[i] + half) / area) }
             }
         }
         self.init(width: w, height: h, pixels: out)

@@ -154,6 +154,21 @@ struct BenchCommandTests {
             #expect(text.contains("| bench.mp4 | h264 | 160x120 | 50 |"))
         }
     }
+
+    @Test("bench track measures detection and tracking per frame against decoding")
+    func benchTrack() throws {
+        try withTemporaryDirectory { dir in
+            let clip = dir.appendingPathComponent("stages.mp4").path
+            try writeSampleClip(clip, frames: 50)
+            let markdown = dir.appendingPathComponent("BENCHMARKS.md").path
+            let result = try CLI.run(["bench", "track", "--markdown", markdown, clip])
+            #expect(result.status == 0, "\(result.stderr)")
+            let row = try #require(result.stdout.split(separator: "\n").first { $0.hasPrefix("| stages.mp4 | 160x120 | 50 |") })
+            let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            #expect(cells.count == 7 && cells[3...].allSatisfy { Double($0).map { $0 >= 0 } == true }, "\(row)")
+            #expect(try String(contentsOfFile: markdown, encoding: .utf8).contains("<!-- bench:track:begin -->"))
+        }
+    }
 }
 
 struct MemoryFlatnessTests {

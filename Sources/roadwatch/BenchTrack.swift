@@ -1,0 +1,69 @@
+import ArgumentParser
+import Detection
+import Foundation
+import Tracking
+import VideoIO
+
+struct BenchTrack: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "track",
+        abstract: "Per-stage cost of detection and tracking against decoding, in CPU milliseconds per frame.",
+        discussion: "Decodes each clip once alone and once with the motion detector and tracker behind the decoder, and times each stage's own work (thread CPU time of the analysis thread)."
+    )
+
+    @Option(help: "Decoder threads.")
+    var threads = 2
+
+    @Option(help: "Write the result table into this Markdown file (its track section is replaced).")
+    var markdown: String?
+
+    @Argument(help: "Clips.", completion: .file())
+    var clips: [String]
+
+    func run() throws {
+        var lines = [
+            "Measured \(DecodeBenchmark.timestamp()) at commit \(DecodeBenchmark.commit()) on \(DecodeBenchmark.machine()); decoder threads: \(threads).",
+            "",
+            "| clip | size | frames | decode only, wall ms/frame | detection, CPU ms/frame | tracking, CPU ms/frame | (detection + tracking) / decode |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
+        for clip in clips {
+            // Decode alone.
+            var start = DecodeBenchmark.monotonicSeconds()
+            let plain = try VideoReader(path: clip, options: DecodeOptions(threads: threads))
+            var frames = 0
+            while try plain.nextFrame() != nil { frames += 1 }
+            let decodeMs = (DecodeBenchmark.monotonicSeconds() - start) * 1000 / Double(max(1, frames))
+            // Decode with detection and tracking, each timed on this thread's CPU clock.
+            let reader = try VideoReader(path: clip, options: DecodeOptions(threads: threads))
+            let detector = MotionDetector()
+            let tracker = Tracker()
+            var detectSeconds = 0.0, trackSeconds = 0.0
+            while let frame = try reader.nextFrame() {
+                start = threadCPUSeconds()
+                let detections = detector.detect(frame)
+                let middle = threadCPUSeconds()
+                tracker.update(detections)
+                trackSeconds += threadCPUSeconds() - middle
+                detectSeconds += middle - start
+            }
+            let detectMs = detectSeconds * 1000 / Double(max(1, frames)), trackMs = trackSeconds * 1000 / Double(max(1, frames))
+            let name = (clip as NSString).lastPathComponent
+            let line = String(format: "| %@ | %dx%d | %d | %.2f | %.2f | %.3f | %.2f |", name, plain.info.width, plain.info.height, frames,
+                              decodeMs, detectMs, trackMs, (detectMs + trackMs) / decodeMs)
+            print(line)
+            lines.append(line)
+        }
+        if let markdown {
+            try DecodeBenchmark.replaceSection(in: markdown, name: "track", with: lines.joined(separator: "\n"))
+            print("wrote \(markdown)")
+        }
+    }
+}
+
+/// CPU time used by the calling thread, in seconds.
+func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
