@@ -150,9 +150,18 @@ public struct SceneSpec: Sendable, Codable, Equatable {
         public var cloudDurationS: Double
         public var cloudDepth: Double
 
+        /// Sensor noise when the scene does not say: more in less light.
+        static func defaultNoise(_ lighting: Lighting) -> Double {
+            switch lighting {
+            case .day: return 1.5
+            case .dusk: return 3
+            case .night: return 6
+            }
+        }
+
         public init(lighting: Lighting) {
             self.lighting = lighting
-            noise = [Lighting.day: 1.5, .dusk: 3, .night: 6][lighting]!
+            noise = Self.defaultNoise(lighting)
             shakePx = 0
             cloudStartS = nil
             cloudDurationS = 6
@@ -163,7 +172,7 @@ public struct SceneSpec: Sendable, Codable, Equatable {
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             lighting = try c.decodeIfPresent(Lighting.self, forKey: .lighting) ?? .day
-            noise = try c.decodeIfPresent(Double.self, forKey: .noise) ?? [Lighting.day: 1.5, .dusk: 3, .night: 6][lighting]!
+            noise = try c.decodeIfPresent(Double.self, forKey: .noise) ?? Self.defaultNoise(lighting)
             shakePx = try c.decodeIfPresent(Double.self, forKey: .shakePx) ?? 0
             cloudStartS = try c.decodeIfPresent(Double.self, forKey: .cloudStartS)
             cloudDurationS = try c.decodeIfPresent(Double.self, forKey: .cloudDurationS) ?? 6

@@ -83,8 +83,8 @@ public struct ViolationScore: Sendable, Codable, Equatable {
             }
             // One-to-one, closest in time first (ties by order): a deterministic greedy matching.
             var pairs: [(Double, Int, Int)] = []
-            for (ri, (k, r)) in recs.enumerated() {
-                for (ti, t) in truths.enumerated() where compatible(r, t) { pairs.append((abs(r.ptsS - t.timeS), ri, ti)); _ = k }
+            for (ri, record) in recs.enumerated() {
+                for (ti, t) in truths.enumerated() where compatible(record.element, t) { pairs.append((abs(record.element.ptsS - t.timeS), ri, ti)) }
             }
             pairs.sort { ($0.0, $0.1, $0.2) < ($1.0, $1.1, $1.2) }
             var recordTaken = Set<Int>(), truthTaken = Set<Int>()
