@@ -90,7 +90,7 @@ public struct ViolationScore: Sendable, Codable, Equatable {
             var recordTaken = Set<Int>(), truthTaken = Set<Int>()
             var matches: [Match] = []
             var speedErrors: [Double] = []
-            for (dt, ri, ti) in pairs where !recordTaken.contains(ri) && !truthTaken.contains(ti) {
+            for (_, ri, ti) in pairs where !recordTaken.contains(ri) && !truthTaken.contains(ti) {
                 recordTaken.insert(ri)
                 truthTaken.insert(ti)
                 let r = recs[ri].element, t = truths[ti]
