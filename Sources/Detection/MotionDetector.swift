@@ -23,7 +23,12 @@ public struct MotionDetectorOptions: Sendable, Equatable {
     /// than `lightSourceRatio` times the background and not saturated) out of boxes; head- and tail-lights stay in.
     /// By day a white car is legitimately brighter than the road.
     public var suppressGlow = true
-    public var lightSourceRatio = 3.5
+    public var lightSourceRatio = 2.5
+    /// After dark, a vehicle whose body is as dark as the road is seen by its pair of lights: two light blobs level
+    /// with each other, alike in size, 2–14 blob sizes apart, make a vehicle box around them (width 1.5 × their
+    /// spacing, height 1.1 × the width, lights 70 % of the way down: the proportions of cars seen from behind or
+    /// in front in the samples).
+    public var pairLights = true
     public var darkScene = 70.0
     /// Image regions where motion is never a vehicle (the signal head, a clock overlay), full-resolution pixels.
     public var ignore: [Box] = []
@@ -55,6 +60,9 @@ public final class MotionDetector {
     private var core: [UInt8] = []
     private var scratch: [UInt8] = []
     private var opened: [UInt8] = []
+    /// Light-source pixels after dark (head- and tail-lights).
+    private var lights: [UInt8] = []
+    private var dark = false
     private var ignoreMask: [UInt8] = []
     private var framesSeen = 0
     private var warmup: [[UInt8]] = []
@@ -96,7 +104,7 @@ public final class MotionDetector {
         morphology()
         // Shadow and glow pixels join a vehicle's parts into one blob but do not size its box: its core does,
         // the opened core where it is substantial (no edge streaks), else the raw core (small, far vehicles).
-        return connectedComponents(mask, core: core, width: width, height: height)
+        var found = connectedComponents(mask, core: core, width: width, height: height)
             .filter { $0.corePixels >= options.minimumArea && $0.coreMaxX - $0.coreMinX >= 2 && $0.coreMaxY - $0.coreMinY >= 2 }
             .map { c in
                 let f = Double(factor)
@@ -107,7 +115,42 @@ public final class MotionDetector {
                 return Detection(box: Box(x: Double(x0) * f, y: Double(y0) * f, width: Double(w) * f, height: Double(h) * f),
                                  confidence: min(1, 0.3 + fill))
             }
+        if dark && options.pairLights {
+            for pair in lightPairs() where !found.contains(where: { $0.box.iou(pair.box) > 0.2 || $0.box.intersection(pair.box).map { $0.area > 0.5 * pair.box.area } == true }) {
+                found.append(pair)
+            }
+        }
+        return found
     }
+
+    /// Vehicles seen only by their lights: pairs of small light blobs, level and alike (see `pairLights`).
+    private func lightPairs() -> [Detection] {
+        let blobs = connectedComponents(lights, width: width, height: height).filter { $0.pixels >= 2 && $0.width <= 12 && $0.height <= 12 }
+        let f = Double(factor)
+        var used = Set<Int>()
+        var pairs: [Detection] = []
+        for i in blobs.indices where !used.contains(i) {
+            let a = blobs[i]
+            let ax = Double(a.minX + a.maxX) / 2, ay = Double(a.minY + a.maxY) / 2, asize = Double(max(a.width, a.height))
+            var best: (index: Int, distance: Double)?
+            for j in blobs.indices where j != i && !used.contains(j) {
+                let b = blobs[j]
+                let bx = Double(b.minX + b.maxX) / 2, by = Double(b.minY + b.maxY) / 2, bsize = Double(max(b.width, b.height))
+                let size = max(asize, bsize), dx = abs(bx - ax)
+                guard abs(by - ay) <= max(1.5, 0.5 * size), dx >= 2 * size, dx <= 14 * size, max(asize, bsize) <= 2.5 * min(asize, bsize) else { continue }
+                if best == nil || dx < best!.distance { best = (j, dx) }
+            }
+            guard let partner = best else { continue }
+            used.insert(i); used.insert(partner.index)
+            let b = blobs[partner.index]
+            let cx = (ax + Double(b.minX + b.maxX) / 2) / 2, cy = (ay + Double(b.minY + b.maxY) / 2) / 2
+            let spacing = partner.distance + Double(max(a.width, b.width))
+            let w = 1.5 * spacing, h = 1.1 * w
+            pairs.append(Detection(box: Box(x: (cx - w / 2) * f, y: (cy - 0.7 * h) * f, width: w * f, height: h * f), confidence: 0.5))
+        }
+        return pairs
+    }
+
 
     /// The background starts as the per-pixel median of the warm-up frames.
     private func startBackground() {
@@ -131,6 +174,7 @@ public final class MotionDetector {
         core = mask
         scratch = mask
         opened = mask
+        lights = mask
         ignoreMask = mask
         for region in options.ignore {
             let f = Double(factor)
@@ -164,10 +208,12 @@ public final class MotionDetector {
         let g = gain
         let shadows = options.suppressShadows
         let glow = options.suppressGlow && Double(sumBackground) / Double(max(1, (w * h + 6) / 7)) < options.darkScene
+        dark = glow
         image.pixels.withUnsafeBufferPointer { c in
             background.withUnsafeMutableBufferPointer { b in
                 variance.withUnsafeMutableBufferPointer { v in
                     mask.withUnsafeMutableBufferPointer { m in
+                        lights.withUnsafeMutableBufferPointer { lightMask in
                         core.withUnsafeMutableBufferPointer { coreMask in
                             foregroundAge.withUnsafeMutableBufferPointer { age in
                             ignoreMask.withUnsafeBufferPointer { ignored in
@@ -188,8 +234,10 @@ public final class MotionDetector {
                                         }
                                     }
                                     var isCore = foreground
+                                    lightMask[i] = 0
                                     if foreground {
                                         let ratio = (cur + 1) / (bg + 1)
+                                        if glow && d > 0 && (cur >= 225 || ratio >= lightSource) { lightMask[i] = 255 }
                                         if shadows && d < 0 && ratio >= 0.45 && ratio <= 0.78 { isCore = false }
                                         if glow && d > 0 && cur < 225 && ratio < lightSource { isCore = false }
                                     }
@@ -202,6 +250,7 @@ public final class MotionDetector {
                                 }
                             }
                             }
+                        }
                         }
                     }
                 }
