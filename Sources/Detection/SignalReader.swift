@@ -12,6 +12,11 @@ public struct LampRegion: Sendable, Equatable, Codable {
         self.center = center
         self.radius = radius
     }
+
+    /// The lamp with its glow: a region the motion detector should ignore, since the lamp changes by itself.
+    public var surroundings: Box {
+        Box(x: center.x - 2 * radius, y: center.y - 2 * radius, width: 4 * radius, height: 4 * radius)
+    }
 }
 
 public struct SignalReaderOptions: Sendable, Equatable {

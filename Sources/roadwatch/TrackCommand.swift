@@ -59,7 +59,7 @@ struct TrackCommand: ParsableCommand {
         let lampRegions = try parsedLamps()
         var options = MotionDetectorOptions()
         // The signal head changes by itself: never a vehicle.
-        options.ignore = try parsedIgnore() + lampRegions.map { Box(x: $0.center.x - 2 * $0.radius, y: $0.center.y - 2 * $0.radius, width: 4 * $0.radius, height: 4 * $0.radius) }
+        options.ignore = try parsedIgnore() + lampRegions.map(\.surroundings)
         var failed = 0
         for video in videos {
             do {

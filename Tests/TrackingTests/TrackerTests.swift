@@ -86,7 +86,7 @@ struct TrackingAccuracyTests {
         let truth = try SceneTruth.load(root.appendingPathComponent("SampleVideo/junction-day.truth.json").path)
         var options = MotionDetectorOptions()
         if let s = truth.signal {
-            options.ignore = s.lamps.values.map { Box(x: $0.x - 2 * s.lampRadiusPx, y: $0.y - 2 * s.lampRadiusPx, width: 4 * s.lampRadiusPx, height: 4 * s.lampRadiusPx) }
+            options.ignore = s.lamps.map { LampRegion(phase: SignalPhase(rawValue: $0.key)!, center: $0.value, radius: s.lampRadiusPx).surroundings }
         }
         let detector = MotionDetector(options: options)
         let tracker = Tracker()
