@@ -9,19 +9,13 @@ public struct TrackRow: Sendable, Equatable {
     public var box: Box
     public init(frame: Int, id: Int, box: Box) { self.frame = frame; self.id = id; self.box = box }
 
-    /// Reads a MOT CSV; extra columns after the box are ignored, a header line starting with a letter is skipped.
+    /// Reads a MOT CSV (see `MOTFile`).
     public static func load(_ path: String) throws -> [TrackRow] {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        var rows: [TrackRow] = []
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
-            if n == 0, line.first?.isLetter == true { continue }
-            let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard f.count >= 6, let frame = Int(f[0]), let id = Int(f[1]), let x = Double(f[2]), let y = Double(f[3]), let w = Double(f[4]), let h = Double(f[5]) else {
-                throw ScoreError(message: "\(path):\(n + 1): expected frame,id,x,y,w,h,... (MOT format)")
-            }
-            rows.append(TrackRow(frame: frame, id: id, box: Box(x: x, y: y, width: w, height: h)))
+        do {
+            return try MOTFile.read(path).map { TrackRow(frame: $0.frame, id: $0.id, box: $0.box) }
+        } catch let error as MOTFormatError {
+            throw ScoreError(message: error.description)
         }
-        return rows
     }
 }
 

@@ -30,7 +30,14 @@ struct TrackCommand: ParsableCommand {
     @Option(help: "Decoder threads.")
     var threads = 2
 
+    @Option(help: "Boxes from another detector, a MOT CSV (frame,id,x,y,w,h,conf,...; frames from 1), used instead of the motion detector. One video only.")
+    var detections: String?
+
+    @Option(help: "With --detections: drop boxes scored lower than this.")
+    var minimumConfidence = 0.0
+
     func validate() throws {
+        if detections != nil && videos.count != 1 { throw ValidationError("--detections belongs to one video; give one") }
         _ = try parsedLamps()
         _ = try parsedIgnore()
     }
@@ -60,6 +67,11 @@ struct TrackCommand: ParsableCommand {
         var options = MotionDetectorOptions()
         // The signal head changes by itself: never a vehicle.
         options.ignore = try parsedIgnore() + lampRegions.map(\.surroundings)
+        let external = try detections.map { path -> ExternalDetections in
+            do { return try ExternalDetections(path: path, minimumConfidence: minimumConfidence) } catch let error as MOTFormatError {
+                throw ValidationError(error.description)
+            }
+        }
         var failed = 0
         for video in videos {
             do {
@@ -70,7 +82,7 @@ struct TrackCommand: ParsableCommand {
                 let signal = lampRegions.isEmpty ? nil : SignalReader(lamps: lampRegions)
                 var frames = 0
                 while let frame = try reader.nextFrame() {
-                    tracker.update(detector.detect(frame))
+                    tracker.update(external?.detections(at: FrameTime(index: frame.index, pts: frame.pts)) ?? detector.detect(frame))
                     signal?.observe(frame)
                     frames += 1
                 }

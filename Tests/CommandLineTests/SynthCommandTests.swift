@@ -129,6 +129,49 @@ struct TrackCommandTests {
         }
     }
 
+    @Test("boxes from another detector (MOT CSV) are tracked instead of the motion detector's")
+    func externalDetections() throws {
+        try withTemporaryDirectory { dir in
+            let scene = SynthCommandTests.scene.replacingOccurrences(of: "duration_s: 2", with: "duration_s: 4")
+                .replacingOccurrences(of: "- {type: car, lane: 1, speed_kmh: 50, enter_s: -1}",
+                                      with: "- {type: car, lane: 1, speed_kmh: 50, enter_s: -1}\n  - {type: van, lane: 2, speed_kmh: 40, enter_s: -0.5}")
+            let scenePath = dir.appendingPathComponent("ext.yaml").path
+            try scene.write(toFile: scenePath, atomically: true, encoding: .utf8)
+            #expect(try CLI.run(["synth", scenePath, "--out", dir.path]).status == 0)
+            let truthPath = dir.appendingPathComponent("cli-scene.truth.json").path
+            // The truth's own boxes, as an upstream detector would give them, without identities.
+            let truth = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truthPath))) as? [String: Any])
+            var mot = "frame,id,x,y,w,h,conf\n"
+            for v in (truth["vehicles"] as? [[String: Any]]) ?? [] {
+                for f in (v["frames"] as? [[String: Any]]) ?? [] {
+                    let b = f["box"] as! [Double]
+                    mot += "\(f["frame"] as! Int + 1),-1,\(b[0]),\(b[1]),\(b[2]),\(b[3]),0.9\n"
+                }
+            }
+            let detections = dir.appendingPathComponent("detections.csv").path
+            try mot.write(toFile: detections, atomically: true, encoding: .utf8)
+            let result = try CLI.run(["track", dir.appendingPathComponent("cli-scene.mp4").path, "--out", dir.path, "--detections", detections])
+            #expect(result.status == 0, "\(result.stderr)")
+            try "".write(to: dir.appendingPathComponent("violations.jsonl"), atomically: true, encoding: .utf8)
+            let score = try CLI.run(["score", "--json", dir.path, truthPath, "--tracks", dir.appendingPathComponent("cli-scene.tracks.csv").path])
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(score.stdout.utf8)) as? [String: Any])
+            let tracks = try #require(report["tracks"] as? [String: Any])
+            #expect((tracks["idf1"] as? Double ?? 0) >= 0.95 && tracks["identitySwitches"] as? Int == 0, "\(tracks)")
+        }
+    }
+
+    @Test("a bad detections file or two videos for one file are usage errors")
+    func badDetections() throws {
+        try withTemporaryDirectory { dir in
+            let bad = dir.appendingPathComponent("bad.csv").path
+            try "1,1,10,20\n".write(toFile: bad, atomically: true, encoding: .utf8)
+            let one = try CLI.run(["track", "x.mp4", "--out", dir.path, "--detections", bad])
+            #expect(one.status == 64 && one.stderr.contains("\(bad):1: expected frame,id,x,y,w,h"), "\(one.stderr)")
+            let two = try CLI.run(["track", "x.mp4", "y.mp4", "--out", dir.path, "--detections", bad])
+            #expect(two.status == 64 && two.stderr.contains("--detections belongs to one video"), "\(two.stderr)")
+        }
+    }
+
     @Test("bad lamp options are usage errors")
     func badLamp() throws {
         let result = try CLI.run(["track", "x.mp4", "--out", "/tmp", "--lamp", "purple:1,2,3"])

@@ -109,3 +109,22 @@ struct ClockTests {
         #expect(ISO8601Instant.format(Date(timeIntervalSince1970: 1_662_233_523.5)) == "2022-09-03T19:32:03.500000Z")
     }
 }
+
+struct MOTFileTests {
+    @Test("MOT rows: header skipped, extra columns ignored, the 7th column is the score")
+    func parse() throws {
+        let rows = try MOTFile.parse("frame,id,x,y,w,h,conf\n1,3,10,20,30,40,0.9,-1,-1,-1\n2,3,12.5,20,30,40\n", path: "d.csv")
+        #expect(rows == [MOTRow(frame: 1, id: 3, box: Box(x: 10, y: 20, width: 30, height: 40), confidence: 0.9),
+                         MOTRow(frame: 2, id: 3, box: Box(x: 12.5, y: 20, width: 30, height: 40), confidence: 1)])
+    }
+
+    @Test("bad rows are named by file and line", arguments: [
+        ("1,1,10,20,30\n", "d.csv:1: expected frame,id,x,y,w,h[,conf,...] (MOT format), got '1,1,10,20,30'"),
+        ("1,1,10,20,30,40\n0,1,10,20,30,40\n", "d.csv:2: frames count from 1 in MOT files, got 0"),
+        ("1,1,10,20,0,40\n", "d.csv:1: the box needs a positive width and height"),
+        ("1,1,ten,20,30,40\n", "d.csv:1: expected frame,id,x,y,w,h[,conf,...] (MOT format), got '1,1,ten,20,30,40'"),
+    ])
+    func errors(_ c: (String, String)) {
+        #expect(throws: MOTFormatError(description: c.1)) { try MOTFile.parse(c.0, path: "d.csv") }
+    }
+}
