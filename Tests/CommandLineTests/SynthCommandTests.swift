@@ -67,16 +67,8 @@ struct ScoreCommandTests {
             try "{\"id\":\"a\",\"rule\":\"red_light\",\"pts_s\":\(t + 0.08),\"lane\":\"2\"}\n{\"id\":\"b\",\"rule\":\"red_light\",\"pts_s\":\(t + 0.3),\"lane\":\"2\"}\n"
                 .write(toFile: records, atomically: true, encoding: .utf8)
             // Perfect tracks: the truth's own boxes, in MOT format.
-            let vehicles = try #require(truth["vehicles"] as? [[String: Any]])
-            var mot = ""
-            for v in vehicles {
-                for f in (v["frames"] as? [[String: Any]]) ?? [] {
-                    let b = f["box"] as! [Double]
-                    mot += "\(f["frame"] as! Int + 1),\(v["id"] as! Int),\(b[0]),\(b[1]),\(b[2]),\(b[3]),1,-1,-1,-1\n"
-                }
-            }
             let tracks = dir.appendingPathComponent("tracks.csv").path
-            try mot.write(toFile: tracks, atomically: true, encoding: .utf8)
+            try motRows(fromTruth: truth, identities: true).write(toFile: tracks, atomically: true, encoding: .utf8)
 
             let table = try CLI.run(["score", dir.path, truthPath, "--tracks", tracks])
             #expect(table.status == 0, "\(table.stderr)")
@@ -141,15 +133,8 @@ struct TrackCommandTests {
             let truthPath = dir.appendingPathComponent("cli-scene.truth.json").path
             // The truth's own boxes, as an upstream detector would give them, without identities.
             let truth = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truthPath))) as? [String: Any])
-            var mot = "frame,id,x,y,w,h,conf\n"
-            for v in (truth["vehicles"] as? [[String: Any]]) ?? [] {
-                for f in (v["frames"] as? [[String: Any]]) ?? [] {
-                    let b = f["box"] as! [Double]
-                    mot += "\(f["frame"] as! Int + 1),-1,\(b[0]),\(b[1]),\(b[2]),\(b[3]),0.9\n"
-                }
-            }
             let detections = dir.appendingPathComponent("detections.csv").path
-            try mot.write(toFile: detections, atomically: true, encoding: .utf8)
+            try ("frame,id,x,y,w,h,conf\n" + motRows(fromTruth: truth, identities: false)).write(toFile: detections, atomically: true, encoding: .utf8)
             let result = try CLI.run(["track", dir.appendingPathComponent("cli-scene.mp4").path, "--out", dir.path, "--detections", detections])
             #expect(result.status == 0, "\(result.stderr)")
             try "".write(to: dir.appendingPathComponent("violations.jsonl"), atomically: true, encoding: .utf8)
@@ -178,4 +163,18 @@ struct TrackCommandTests {
         #expect(result.status == 64)
         #expect(result.stderr.contains("--lamp 'purple:1,2,3': expected PHASE:X,Y,RADIUS"))
     }
+}
+
+/// The truth's per-frame boxes as MOT rows (frames from 1): with the truth's vehicle ids as perfect tracks, or
+/// with id -1 as an upstream detector's boxes.
+func motRows(fromTruth truth: [String: Any], identities: Bool) -> String {
+    var mot = ""
+    for v in (truth["vehicles"] as? [[String: Any]]) ?? [] {
+        for f in (v["frames"] as? [[String: Any]]) ?? [] {
+            let b = f["box"] as! [Double]
+            let id = identities ? v["id"] as! Int : -1
+            mot += "\(f["frame"] as! Int + 1),\(id),\(b[0]),\(b[1]),\(b[2]),\(b[3]),\(identities ? 1 : 0.9),-1,-1,-1\n"
+        }
+    }
+    return mot
 }
