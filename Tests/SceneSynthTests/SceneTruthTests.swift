@@ -158,9 +158,7 @@ struct SceneTruthTests {
     @Test("runners cross on red and are violations; the amber crossing and the vehicles that stop are not")
     func behaviourAndViolations() throws {
         let spec = try loadSpec(smallJunction())
-        let truth = SceneSynthesizer.makeTruth(spec, videoFile: "x.mp4", frames: spec.frameCount, trajectories: TrafficSimulation(spec: spec).run(),
-                                               boxes: Dictionary(uniqueKeysWithValues: TrafficSimulation(spec: spec).run().map { ($0.id, [SceneTruth.FrameBox(frame: 0, box: Box(x: 0, y: 0, width: 1, height: 1), visible: 1, front: Point2(0, 0), speedKmh: 0)]) }),
-                                               schedule: SignalSchedule(spec.signal!))
+        let truth = simulatedTruth(spec)
         // Amber 4-6 s, red 6-14 s. The van crosses at about 5 s (amber), the dark car at about 8 s (red).
         let red = truth.violations.filter { $0.rule == "red_light" }
         #expect(red.count == 1, "\(red)")
@@ -207,10 +205,7 @@ struct SceneTruthTests {
           - {type: truck, lane: 2, speed_kmh: 71, enter_s: -2}
         """
         let spec = try loadSpec(yaml)
-        let trajectories = TrafficSimulation(spec: spec).run()
-        let truth = SceneSynthesizer.makeTruth(spec, videoFile: "z.mp4", frames: spec.frameCount, trajectories: trajectories,
-                                               boxes: Dictionary(uniqueKeysWithValues: trajectories.map { ($0.id, [SceneTruth.FrameBox(frame: 0, box: Box(x: 0, y: 0, width: 1, height: 1), visible: 1, front: Point2(0, 0), speedKmh: 0)]) }),
-                                               schedule: nil)
+        let truth = simulatedTruth(spec)
         let car = try #require(truth.vehicles.first { $0.type == .car })
         #expect(abs((car.zoneSpeedKmh ?? 0) - 123.4) < 0.05, "\(car.zoneSpeedKmh ?? 0)")
         let truck = try #require(truth.vehicles.first { $0.type == .truck })
@@ -263,4 +258,14 @@ struct SceneTruthTests {
             #expect(e.description.contains("vehicles[3].lane: 9 is not a lane (1...4)"), "\(e)")
         }
     }
+}
+
+/// The truth of a scene's simulation alone, without rendering: every vehicle gets a placeholder box so that it
+/// counts as seen (`makeTruth` lists only vehicles that appear in frames).
+func simulatedTruth(_ spec: SceneSpec) -> SceneTruth {
+    let trajectories = TrafficSimulation(spec: spec).run()
+    let placeholder = SceneTruth.FrameBox(frame: 0, box: Box(x: 0, y: 0, width: 1, height: 1), visible: 1, front: Point2(0, 0), speedKmh: 0)
+    return SceneSynthesizer.makeTruth(spec, videoFile: "\(spec.name).mp4", frames: spec.frameCount, trajectories: trajectories,
+                                      boxes: Dictionary(uniqueKeysWithValues: trajectories.map { ($0.id, [placeholder]) }),
+                                      schedule: spec.signal.map(SignalSchedule.init))
 }
