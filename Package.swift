@@ -10,6 +10,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // FFmpeg's C libraries, found with pkg-config; `make` installs them with apt-get when missing.
@@ -28,6 +30,18 @@ let package = Package(
         .target(name: "Detection", dependencies: ["TrafficModel", "VideoIO"]),
         // The multi-object tracker.
         .target(name: "Tracking", dependencies: ["TrafficModel"]),
+        // The optimised core: speed and red-light rules over columnar tracks, deduplication.
+        .target(name: "Rules", dependencies: ["TrafficModel"]),
+        // Config loading and validation, the stage runner (the one place that knows the stage order), the batch
+        // runner, the store and the outputs.
+        .target(
+            name: "Pipeline",
+            dependencies: [
+                "TrafficModel", "VideoIO", "Detection", "Tracking", "Rules", "Yams",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // Measures records and tracks against a scene's truth (`roadwatch score`).
         .target(name: "Scoring", dependencies: ["TrafficModel", "SceneSynth"]),
         // The command-line tool, kept thin.
@@ -40,6 +54,8 @@ let package = Package(
                 "Scoring",
                 "Detection",
                 "Tracking",
+                "Rules",
+                "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -49,6 +65,8 @@ let package = Package(
         .testTarget(name: "TrackingTests", dependencies: ["Tracking", "Detection", "VideoIO", "TrafficModel", "SceneSynth", "Scoring"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring", "SceneSynth", "TrafficModel"]),
         .testTarget(name: "SceneSynthTests", dependencies: ["SceneSynth", "VideoIO", "TrafficModel"]),
+        .testTarget(name: "RulesTests", dependencies: ["Rules", "TrafficModel"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Rules", "TrafficModel", "VideoIO", "Scoring", "SceneSynth"]),
         .testTarget(name: "CommandLineTests", dependencies: ["VideoIO", "TrafficModel", "roadwatch"]),
     ],
     swiftLanguageModes: [.v6]

@@ -20,20 +20,6 @@ public struct TrackerOptions: Sendable, Equatable {
     public init() {}
 }
 
-/// One observed (or, when `coasted`, predicted) position of a track.
-public struct TrackPoint: Sendable, Equatable, Codable {
-    public var time: FrameTime
-    public var box: Box
-    public var coasted: Bool
-}
-
-/// A vehicle followed over frames.
-public struct Track: Sendable, Equatable {
-    public var id: Int
-    public var points: [TrackPoint]
-    public var observed: [TrackPoint] { points.filter { !$0.coasted } }
-}
-
 /// Constant-velocity Kalman filter of one coordinate: position and velocity with their 2×2 covariance.
 struct AxisFilter: Sendable {
     var x: Double, v: Double

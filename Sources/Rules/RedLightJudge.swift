@@ -1,0 +1,86 @@
+import TrafficModel
+
+/// Red-light running: the front of a vehicle crossed the stop line while the signal showed red, later than the
+/// grace period after red onset, faster than the minimum speed, outside exempt lanes.
+///
+/// The front is not always visible. Driving `toward` the camera it is the box's bottom edge, on the road: its
+/// crossing time is measured directly (± its jitter over the speed). Driving `away` the bumper is hidden by the
+/// body; the front then crossed the line somewhere between
+/// - the moment the box's top edge, projected onto the road, crossed it (the earliest possible: the top of a
+///   vehicle projects beyond its front when seen from above), and
+/// - the moment the bottom edge (the rear, on the road) crossed it (the latest possible).
+/// A violation needs the whole of that window inside one red phase, after the grace period: a vehicle that stops at
+/// the line and goes on green has a window reaching into green and is never flagged.
+struct RedLightJudge {
+    let rule: RedLightRule
+    let rules: RuleSet
+    let line: GroundLine
+    let scale: Double
+
+    init?(rule: RedLightRule, rules: RuleSet) {
+        guard let l = GroundLine(image: rule.stopLine, calibration: rules.calibration,
+                                 travelImageDV: rule.approach == .away ? -10 : 10) else { return nil }
+        line = l
+        let mid = Point2((rule.stopLine.a.x + rule.stopLine.b.x) / 2, (rule.stopLine.a.y + rule.stopLine.b.y) / 2)
+        scale = rules.calibration.metresPerPixel(at: mid).map { max($0.x, $0.y) } ?? 0.1
+        self.rule = rule; self.rules = rules
+    }
+
+    func judge(_ t: TrackTable, _ k: Int, _ timeline: PhaseTimeline, _ stats: inout RuleStats) -> RuleEvent? {
+        let r = t.range(k)
+        guard let rear = firstForwardCrossing(r, pts: t.pts, side: { line.side(t.groundX[$0], t.groundY[$0]) }) else { return nil }
+        var early: (index: Int, time: Double)
+        if rule.approach == .away {
+            guard let top = firstForwardCrossing(r, pts: t.pts, side: { line.side(t.topX[$0], t.topY[$0]) }), top.time <= rear.time else { return nil }
+            early = top
+        } else {
+            early = rear
+        }
+        stats.stopLineCrossings += 1
+        // Ground speed of the rear around the crossing, along the direction of travel.
+        let around = subrange(r, pts: t.pts, from: early.time - 0.5, to: rear.time + 0.5)
+        guard let fit = lineFit(around, time: { t.pts[$0] }, value: { line.side(t.groundX[$0], t.groundY[$0]) }), fit.slope > 0 else {
+            stats.crossedTooSlow += 1
+            return nil
+        }
+        let speed = fit.slope
+        let jitter = max(fit.rms, (rules.boxJitterPixels * rules.boxJitterPixels + 1.0 / 12).squareRoot() * scale)
+        let margin = jitter / speed
+        let windowStart = early.time - margin, windowEnd = rear.time + margin
+        guard let interval = timeline.interval(at: windowStart), interval.phase == .red, windowEnd < interval.end else {
+            stats.crossedNotRed += 1
+            return nil
+        }
+        let intoRed = windowStart - interval.start
+        guard intoRed >= rule.graceSeconds else {
+            stats.crossedInGrace += 1
+            return nil
+        }
+        let kmh = speed * 3.6
+        guard kmh >= rule.minimumSpeedKmh else {
+            stats.crossedTooSlow += 1
+            return nil
+        }
+        let lane = rules.lane(at: t.box[rear.index - 1].bottomCenter) ?? rules.lane(at: t.box[rear.index].bottomCenter)
+        if let lane, lane.exempt.contains(.redLight) {
+            stats.crossedExempt += 1
+            return nil
+        }
+        let previous = timeline.intervals.last { $0.end <= interval.start + 1e-9 && $0.end > interval.start - 1e-3 }
+        let amber = previous.flatMap { p -> Double? in
+            p.phase == .amber && p.start > (timeline.intervals.first?.start ?? 0) ? rounded(p.end - p.start, 3) : nil
+        }
+        let before = max(r.lowerBound, early.index - 1)
+        let after = rear.index
+        return RuleEvent(
+            rule: .redLight, track: t.ids[k], tracks: t.joined[k], frame: t.frame[early.index], pts: rounded(windowStart, 4),
+            box: t.box[early.index], lane: lane?.id, speedKmh: rounded(kmh, 2), speedUncertaintyKmh: nil, limitKmh: nil,
+            thresholdKmh: nil,
+            signal: ViolationRecord.Signal(phase: "red", redOnsetS: rounded(interval.start, 4), timeIntoRedS: rounded(intoRed, 4),
+                                           amberS: amber, crossingWindowS: [rounded(windowStart, 4), rounded(windowEnd, 4)]),
+            severity: ViolationRecord.Severity(band: rule.band, excessKmh: nil),
+            evidence: [EvidenceFrame(kind: "still_before", frame: t.frame[before], pts: t.pts[before], box: t.box[before]),
+                       EvidenceFrame(kind: "still_after", frame: t.frame[after], pts: t.pts[after], box: t.box[after])],
+            quality: r.count)
+    }
+}
