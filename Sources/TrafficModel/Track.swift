@@ -11,7 +11,7 @@ public struct TrackPoint: Sendable, Equatable, Codable {
 }
 
 /// A vehicle followed over frames.
-public struct Track: Sendable, Equatable {
+public struct Track: Sendable, Equatable, Codable {
     public var id: Int
     public var points: [TrackPoint]
     public init(id: Int, points: [TrackPoint]) {

@@ -6,7 +6,7 @@ struct Roadwatch: ParsableCommand {
         commandName: "roadwatch",
         abstract: "Batch pipeline for traffic-camera enforcement footage.",
         version: RoadwatchVersion.string,
-        subcommands: [Probe.self, Synth.self, TrackCommand.self, Score.self, Bench.self]
+        subcommands: [RunCommand.self, ValidateCommand.self, Probe.self, Synth.self, TrackCommand.self, Score.self, Bench.self, EncodeClip.self]
     )
 }
 
@@ -18,4 +18,8 @@ enum RoadwatchVersion {
 enum ExitStatus {
     /// Some inputs could not be read; the others were handled.
     static let someInputsFailed = ExitCode(3)
+    /// A pipeline file is invalid (every error printed with FILE:LINE:COL).
+    static let invalidConfig = ExitCode(2)
+    /// The output folder or store cannot be written (missing parent, read-only, disk full).
+    static let outputFailed = ExitCode(5)
 }

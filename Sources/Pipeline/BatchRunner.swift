@@ -1,0 +1,508 @@
+import Crypto
+import Foundation
+import Rules
+import TrafficModel
+import Tracking
+import VideoIO
+
+/// How `roadwatch run` was asked to run.
+public struct RunOptions: Sendable, Codable {
+    public var jobs: Int
+    public var threads: Int
+    public var evidence: Bool
+    public init(jobs: Int, threads: Int, evidence: Bool = true) {
+        self.jobs = jobs; self.threads = threads; self.evidence = evidence
+    }
+}
+
+/// The result of one input in this run.
+public struct InputOutcome: Sendable, Codable {
+    public var path: String
+    public var sha256: String?
+    public var size: Int64?
+    /// `done`, `skipped` (done by an earlier run into the same folder) or `failed`.
+    public var status: String
+    public var error: String?
+    public var frames: Int
+    public var durationS: Double
+    public var seconds: Double
+    public var violations: Int
+    public var startTime: String?
+    public var stages: [StageCount]
+    public var rules: RuleStats?
+    public var warnings: [String]
+}
+
+/// What a run did, for the summary table, run.json and the exit status.
+public struct RunSummary: Sendable, Codable {
+    public var schema = "roadwatch.run/1"
+    public var version: String
+    public var startedAt: String
+    public var finishedAt: String
+    public var wallSeconds: Double
+    public var options: RunOptions
+    public var pipeline: PipelineInfo
+    public var inputs: [InputOutcome]
+    public var violations: ViolationTotals
+
+    public struct PipelineInfo: Sendable, Codable {
+        public var path: String
+        public var sha256: String
+        public var text: String
+    }
+    public struct ViolationTotals: Sendable, Codable {
+        public var total: Int
+        public var byRule: [String: Int]
+        public var duplicatesAcrossInputs: Int
+        public var jsonlSha256: String
+        public var csvSha256: String
+    }
+
+    public var failed: Int { inputs.filter { $0.status == "failed" }.count }
+    public var frames: Int { inputs.reduce(0) { $0 + $1.frames } }
+}
+
+/// Live figures for the progress display, shared between jobs and the reporter.
+public struct ProgressState: Sendable {
+    public struct Current: Sendable { public var name: String; public var frames: Int; public var expected: Int?; public var started: Date }
+    public var totalInputs = 0
+    public var finishedInputs = 0
+    public var failedInputs = 0
+    public var framesDone = 0
+    public var violations = 0
+    public var current: [Int: Current] = [:]
+    public var expectedFrames = 0
+}
+
+/// The batch job: inputs of one pipeline, `jobs` at a time, each through the stage runner; results committed per
+/// input to the store; then the exports (violations.jsonl, violations.csv, run.json) rewritten from the store.
+/// Running again into the same folder skips inputs already done with the same pipeline and redoes the rest.
+public final class BatchRunner: @unchecked Sendable {
+    public let config: PipelineConfig
+    public let options: RunOptions
+    public let outputDirectory: String
+    public let version: String
+    public let runner: StageRunner
+    public let progress = LockedProgress()
+    /// Called with one line for the log (input finished, failed, skipped), from any job's thread.
+    public var log: @Sendable (String) -> Void = { _ in }
+
+    public init(config: PipelineConfig, options: RunOptions, outputDirectory: String, version: String, clipEncoder: String?) {
+        self.config = config
+        self.options = options
+        self.outputDirectory = outputDirectory
+        self.version = version
+        var r = StageRunner(config: config, decoderThreads: options.threads, clipEncoder: options.evidence ? clipEncoder : nil)
+        r.queueDepth = 8
+        runner = r
+    }
+
+    /// Checks that the output folder can be made and written, before any work.
+    public static func prepareOutput(_ dir: String) throws {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: dir, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw PipelineError.output(dir, "exists and is not a folder") }
+        } else {
+            let parent = (dir as NSString).deletingLastPathComponent
+            let parentPath = parent.isEmpty ? "." : parent
+            guard fm.fileExists(atPath: parentPath, isDirectory: &isDir), isDir.boolValue else {
+                throw PipelineError.output(dir, "the parent folder \(parentPath) does not exist")
+            }
+            do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: false) } catch {
+                throw PipelineError.output(dir, "cannot create the output folder: \((error as NSError).localizedDescription)")
+            }
+        }
+        let probe = (dir as NSString).appendingPathComponent(".roadwatch-write-test-\(getpid())")
+        guard fm.createFile(atPath: probe, contents: Data("ok".utf8)) else {
+            throw PipelineError.output(dir, "the output folder is not writable")
+        }
+        try? fm.removeItem(atPath: probe)
+        for sub in ["evidence", "tracks", "signal"] {
+            try? fm.createDirectory(atPath: (dir as NSString).appendingPathComponent(sub), withIntermediateDirectories: true)
+        }
+    }
+
+    public func run(inputs: [String]) throws -> RunSummary {
+        let started = Date()
+        try Self.prepareOutput(outputDirectory)
+        let store = try Store(path: (outputDirectory as NSString).appendingPathComponent("roadwatch.sqlite"))
+        let optionsJSON = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
+        let runID = try store.startRun(version: version, pipelineSha256: config.sha256, optionsJSON: optionsJSON, startedAt: ISO8601Instant.format(started))
+        progress.mutate { $0.totalInputs = inputs.count }
+
+        let outcomes = LockedBox<[Int: InputOutcome]>([:])
+        let next = LockedBox(0)
+        let storeError = LockedBox<Error?>(nil)
+        let workers = max(1, min(options.jobs, inputs.count))
+        let group = DispatchGroup()
+        for w in 0..<workers {
+            group.enter()
+            let thread = Thread { [self] in
+                defer { group.leave() }
+                while true {
+                    let i: Int = next.mutate { n in let v = n; n += 1; return v }
+                    guard i < inputs.count, storeError.value == nil else { return }
+                    do {
+                        let outcome = try self.process(inputs[i], slot: w, store: store, runID: runID)
+                        outcomes.mutate { $0[i] = outcome }
+                    } catch {
+                        // Only the store's own failures end the run (a full disk): nothing half-written stays behind.
+                        storeError.value = error
+                        return
+                    }
+                }
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        group.wait()
+        if let error = storeError.value { throw error }
+
+        let totals = try export(store: store)
+        let finished = Date()
+        try store.finishRun(runID, at: ISO8601Instant.format(finished))
+        let ordered = (0..<inputs.count).compactMap { outcomes.value[$0] }
+        let summary = RunSummary(version: version, startedAt: ISO8601Instant.format(started), finishedAt: ISO8601Instant.format(finished),
+                                 wallSeconds: finished.timeIntervalSince(started), options: options,
+                                 pipeline: .init(path: config.path, sha256: config.sha256, text: config.text), inputs: ordered, violations: totals)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try writeAtomically(try encoder.encode(summary), to: "run.json")
+        return summary
+    }
+
+    // MARK: - One input
+
+    private func process(_ path: String, slot: Int, store: Store, runID: Int64) throws -> InputOutcome {
+        let started = Date()
+        let name = (path as NSString).lastPathComponent
+        var outcome = InputOutcome(path: path, sha256: nil, size: nil, status: "failed", error: nil, frames: 0, durationS: 0, seconds: 0,
+                                   violations: 0, startTime: nil, stages: [], rules: nil, warnings: [])
+        let hashed: (sha256: String, size: Int64)
+        do { hashed = try fileSHA256(path) } catch {
+            outcome.error = "\(error)"
+            return try fail(outcome, store: store, runID: runID, key: "unreadable:\(path)")
+        }
+        outcome.sha256 = hashed.sha256
+        outcome.size = hashed.size
+        let key = inputKey(sha256: hashed.sha256)
+        if try store.isDone(key: key) {
+            outcome.status = "skipped"
+            outcome.seconds = Date().timeIntervalSince(started)
+            progress.mutate { $0.finishedInputs += 1 }
+            log("skipped \(path): already done with this pipeline (sha256 \(hashed.sha256.prefix(12)))")
+            return outcome
+        }
+        do {
+            progress.mutate { $0.current[slot] = .init(name: name, frames: 0, expected: nil, started: started) }
+            let analysis = try runner.analyse(path: path) { [progress] frames in
+                progress.mutate { p in
+                    let before = p.current[slot]?.frames ?? 0
+                    p.framesDone += frames - before
+                    p.current[slot]?.frames = frames
+                }
+            }
+            outcome.frames = analysis.frames
+            outcome.durationS = rounded(max(0, analysis.lastPTS - analysis.firstPTS), 3)
+            outcome.warnings = analysis.warnings
+            let clockStart = footageStart(path: path, info: analysis.info)
+            outcome.startTime = clockStart.map { formatTime($0, offset: config.camera.utcOffsetSeconds) }
+
+            let (events, ruleStats) = runner.applyRules(analysis)
+            outcome.rules = ruleStats
+            let base = fileStem(path, sha256: hashed.sha256)
+            try writeAnalysis(analysis, stem: base)
+
+            // Records: ids from camera, rule, input and event; evidence; then one transaction.
+            var requests: [EvidenceRequest] = []
+            var drafts: [ViolationRecord] = []
+            for e in events {
+                let id = recordID(rule: e.rule, inputSha256: hashed.sha256, frame: e.frame, pts: e.pts)
+                let absolute = clockStart.map { $0.addingTimeInterval(e.pts) }
+                let record = ViolationRecord(
+                    id: id, rule: e.rule, camera: config.camera.id, location: config.camera.location,
+                    input: .init(path: path, sha256: hashed.sha256), frame: e.frame, ptsS: e.pts,
+                    time: absolute.map { formatTime($0, offset: config.camera.utcOffsetSeconds) }, track: e.track, tracks: e.tracks,
+                    lane: e.lane, box: Box(x: rounded(e.box.x, 1), y: rounded(e.box.y, 1), width: rounded(e.box.width, 1), height: rounded(e.box.height, 1)),
+                    speedKmh: e.speedKmh, speedUncertaintyKmh: e.speedUncertaintyKmh, limitKmh: e.limitKmh, thresholdKmh: e.thresholdKmh,
+                    signal: e.signal, severity: e.severity, evidence: [], pipelineSha256: config.sha256, version: version)
+                drafts.append(record)
+                requests.append(EvidenceRequest(recordID: id, event: e, caption: caption(record)))
+            }
+            var evidenceCount = 0
+            if options.evidence {
+                let files = try EvidenceWriter(config: config, runner: runner, runDirectory: outputDirectory)
+                    .write(input: path, requests: requests, tracks: analysis.tracks)
+                for k in drafts.indices { drafts[k].evidence = files[drafts[k].id] ?? []; evidenceCount += drafts[k].evidence.count }
+            }
+            outcome.stages = analysis.stages + [
+                StageCount(stage: "rules", input: ruleStats.tracksIn, output: events.count, unit: "tracks → violations",
+                           note: "\(ruleStats.fragmentsJoined) fragments joined, \(ruleStats.duplicatesMerged) duplicates merged"),
+                StageCount(stage: "evidence", input: events.count, output: evidenceCount, unit: "violations → files", note: nil),
+            ]
+            let records = try drafts.map { r in (record: r, absolute: clockStart.map { $0.timeIntervalSince1970 + r.ptsS }, json: try r.jsonLine()) }
+            outcome.status = "done"
+            outcome.violations = records.count
+            outcome.seconds = Date().timeIntervalSince(started)
+            let row = InputRow(key: key, path: path, sha256: hashed.sha256, size: hashed.size, pipelineSha256: config.sha256, status: "done",
+                               error: nil, frames: analysis.frames, durationS: outcome.durationS, startTime: outcome.startTime, runID: runID)
+            try store.commit(input: row, statsJSON: try statsJSON(outcome), records: records)
+            progress.mutate { p in
+                p.current[slot] = nil
+                p.finishedInputs += 1
+                p.violations += records.count
+            }
+            let fps = Double(analysis.frames) / max(outcome.seconds, 1e-3)
+            log(String(format: "done %@: %d frames in %.1f s (%.0f fps), %d violation%@", path, analysis.frames, outcome.seconds, fps, records.count,
+                       records.count == 1 ? "" : "s"))
+            for w in analysis.warnings { log("warning: \(w)") }
+            return outcome
+        } catch let error as PipelineError where isStoreFailure(error) {
+            throw error
+        } catch {
+            progress.mutate { $0.current[slot] = nil }
+            outcome.error = Self.describe(error, path: path)
+            outcome.seconds = Date().timeIntervalSince(started)
+            return try fail(outcome, store: store, runID: runID, key: key)
+        }
+    }
+
+    private func isStoreFailure(_ error: PipelineError) -> Bool {
+        if case .output(let p, _) = error, p.hasSuffix("roadwatch.sqlite") { return true }
+        return false
+    }
+
+    private func fail(_ outcome: InputOutcome, store: Store, runID: Int64, key: String) throws -> InputOutcome {
+        var o = outcome
+        o.status = "failed"
+        progress.mutate { $0.finishedInputs += 1; $0.failedInputs += 1 }
+        log("error: \(o.error ?? "\(o.path): failed")")
+        let row = InputRow(key: key, path: o.path, sha256: o.sha256 ?? "", size: o.size ?? 0, pipelineSha256: config.sha256, status: "failed",
+                           error: o.error, frames: o.frames, durationS: o.durationS, startTime: nil, runID: runID)
+        try store.commit(input: row, statsJSON: try statsJSON(o), records: [])
+        return o
+    }
+
+    static func describe(_ error: Error, path: String) -> String {
+        let text = "\(error)"
+        return text.hasPrefix(path) ? text : "\(path): \(text)"
+    }
+
+    private func statsJSON(_ o: InputOutcome) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(o), as: UTF8.self)
+    }
+
+    // MARK: - Names, ids and times
+
+    /// An input is done once per (file content, pipeline).
+    func inputKey(sha256: String) -> String { "\(sha256.prefix(32))-\(config.sha256.prefix(16))" }
+
+    /// `sha256("roadwatch.violation/1|camera|rule|input sha256|frame|pts to 4 decimals")`, first 32 hex digits:
+    /// the same event in the same input under the same camera gives the same id on every run and machine.
+    public func recordID(rule: RuleKind, inputSha256: String, frame: Int, pts: Double) -> String {
+        Self.recordID(camera: config.camera.id, rule: rule, inputSha256: inputSha256, frame: frame, pts: pts)
+    }
+
+    public static func recordID(camera: String, rule: RuleKind, inputSha256: String, frame: Int, pts: Double) -> String {
+        let text = "\(ViolationRecord.schemaName)|\(camera)|\(rule.rawValue)|\(inputSha256)|\(frame)|\(String(format: "%.4f", pts))"
+        return String(SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined().prefix(32))
+    }
+
+    /// Per-input file names: the file's name made safe (letters, digits, . _ -) and 12 digits of its hash, so
+    /// no input name can place a file outside the run folder or collide with another input.
+    func fileStem(_ path: String, sha256: String) -> String {
+        let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        let safe = String(base.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) ? Character($0) : "_" }).prefix(60)
+        return "\(safe.isEmpty ? "input" : String(safe))-\(sha256.prefix(12))"
+    }
+
+    /// The wall-clock time of the input's first frame, from the configured clock.
+    func footageStart(path: String, info: MediaInfo) -> Date? {
+        switch config.camera.clock {
+        case .creationTime: return info.creationTime
+        case .fixed(let d): return d
+        case .fileName(let pattern): return Self.parseFileNameTime((path as NSString).lastPathComponent, pattern: pattern, offset: config.camera.utcOffsetSeconds)
+        }
+    }
+
+    /// Matches `name` against a pattern of literal text and %Y %m %d %H %M %S fields (local time at `offset`).
+    public static func parseFileNameTime(_ name: String, pattern: String, offset: Int) -> Date? {
+        let n = Array(name), p = Array(pattern)
+        var fields: [Character: Int] = [:]
+        var i = 0, j = 0
+        while j < p.count {
+            if p[j] == "%", j + 1 < p.count, let width = ["Y": 4, "m": 2, "d": 2, "H": 2, "M": 2, "S": 2][String(p[j + 1])] {
+                guard i + width <= n.count, let v = Int(String(n[i..<(i + width)])) else { return nil }
+                fields[p[j + 1]] = v
+                i += width
+                j += 2
+            } else {
+                guard i < n.count, n[i] == p[j] else { return nil }
+                i += 1
+                j += 1
+            }
+        }
+        guard let y = fields["Y"], let mo = fields["m"], let d = fields["d"], let h = fields["H"], let mi = fields["M"], let s = fields["S"] else { return nil }
+        let text = String(format: "%04d-%02d-%02dT%02d:%02d:%02d%@", y, mo, d, h, mi, s, formatOffset(offset))
+        return ISO8601Instant.parse(text)
+    }
+
+    static func formatOffset(_ offset: Int) -> String {
+        offset == 0 ? "Z" : String(format: "%@%02d:%02d", offset < 0 ? "-" : "+", abs(offset) / 3600, abs(offset) % 3600 / 60)
+    }
+
+    /// ISO 8601 with milliseconds at the camera's UTC offset: `2026-03-14T08:30:10.828+01:00`.
+    func formatTime(_ date: Date, offset: Int) -> String {
+        let local = date.addingTimeInterval(Double(offset))
+        let utc = ISO8601Instant.format(local) // 2026-03-14T07:30:10.828000Z, read as local time
+        let trimmed = String(utc.prefix(23))
+        return trimmed + Self.formatOffset(offset)
+    }
+
+    private func caption(_ r: ViolationRecord) -> [String] {
+        var first = "CAMERA \(r.camera)"
+        if let l = r.location { first += "  \(l)" }
+        var second = "\(r.time ?? String(format: "PTS %.3f S", r.ptsS))  \(r.rule == .redLight ? "RED LIGHT" : "SPEEDING")"
+        if let lane = r.lane { second += "  LANE \(lane)" }
+        if r.rule == .speeding, let v = r.speedKmh, let u = r.speedUncertaintyKmh, let limit = r.limitKmh {
+            second += String(format: "  SPEED %.1f +/- %.1f KM/H  LIMIT %.0f", v, u, limit)
+        } else if let s = r.signal {
+            second += String(format: "  %.2f S INTO RED", s.timeIntoRedS)
+            if let v = r.speedKmh { second += String(format: "  %.0f KM/H", v) }
+        }
+        return [first, second, "RECORD \(r.id)"]
+    }
+
+    // MARK: - Files
+
+    private func writeAnalysis(_ analysis: InputAnalysis, stem: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try writeAtomically(try encoder.encode(analysis), to: "tracks/\(stem).json")
+        try writeAtomically(Data(motCSV(analysis.tracks).utf8), to: "tracks/\(stem).mot.csv")
+        if let t = analysis.timeline {
+            let rows = t.intervals.map { String(format: "%@,%.4f,%.4f", $0.phase.rawValue, $0.start, $0.end) }
+            try writeAtomically(Data((["phase,start_s,end_s"] + rows).joined(separator: "\n").appending("\n").utf8), to: "signal/\(stem).csv")
+        }
+    }
+
+    func writeAtomically(_ data: Data, to relative: String) throws {
+        let target = (outputDirectory as NSString).appendingPathComponent(relative)
+        do { try data.write(to: URL(fileURLWithPath: target), options: .atomic) } catch {
+            throw PipelineError.output(target, "cannot write: \((error as NSError).localizedDescription)")
+        }
+    }
+
+    // MARK: - Exports
+
+    /// Marks records that another input already holds (overlapping footage of one camera: same rule and lane, within
+    /// 1 s of wall-clock time, speeds within 5 km/h), then writes violations.jsonl and violations.csv from the
+    /// store, ordered by wall-clock time (or pts), rule and id.
+    func export(store: Store) throws -> RunSummary.ViolationTotals {
+        let all = try store.violations(pipelineSha256: config.sha256)
+        let inputs = Dictionary(try store.inputs().map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        func order(_ v: Store.StoredViolation) -> (Double, String, String) { (v.absolute ?? v.pts, v.rule, v.id) }
+        let sorted = all.sorted { order($0) < order($1) }
+        var kept: [Store.StoredViolation] = []
+        var marks: [(id: String, of: String?)] = []
+        for v in sorted {
+            let original = kept.last { k in
+                guard let a = k.absolute, let b = v.absolute, k.inputKey != v.inputKey, k.rule == v.rule, k.lane == v.lane, abs(a - b) <= 1.0 else { return false }
+                if let s1 = k.speed, let s2 = v.speed { return abs(s1 - s2) <= 5 }
+                return true
+            }
+            if let original {
+                // Keep the record from the input that starts first (then by path): independent of processing order.
+                let ko = inputs[original.inputKey], vo = inputs[v.inputKey]
+                if (vo?.startTime ?? "", vo?.path ?? "") < (ko?.startTime ?? "", ko?.path ?? "") {
+                    kept.removeAll { $0.id == original.id }
+                    kept.append(v)
+                    marks.append((original.id, v.id))
+                    marks.append((v.id, nil))
+                } else {
+                    marks.append((v.id, original.id))
+                }
+            } else {
+                kept.append(v)
+                if v.duplicateOf != nil { marks.append((v.id, nil)) }
+            }
+        }
+        if !marks.isEmpty { try store.markDuplicates(marks) }
+        let final = kept.sorted { order($0) < order($1) }
+        let jsonl = final.map { $0.json + "\n" }.joined()
+        let decoder = JSONDecoder()
+        let records = try final.map { try decoder.decode(ViolationRecord.self, from: Data($0.json.utf8)) }
+        let csv = Self.csv(records)
+        try writeAtomically(Data(jsonl.utf8), to: "violations.jsonl")
+        try writeAtomically(Data(csv.utf8), to: "violations.csv")
+        var byRule: [String: Int] = [:]
+        for r in records { byRule[r.rule.rawValue, default: 0] += 1 }
+        return .init(total: records.count, byRule: byRule, duplicatesAcrossInputs: sorted.count - final.count,
+                     jsonlSha256: EvidenceWriter.sha256(Array(jsonl.utf8)), csvSha256: EvidenceWriter.sha256(Array(csv.utf8)))
+    }
+
+    /// The same fields as the JSON lines, flattened (box_x, signal_red_onset_s, evidence as kind=path;...).
+    public static let csvHeader = [
+        "schema", "id", "rule", "camera", "location", "input_path", "input_sha256", "frame", "pts_s", "time", "track", "tracks", "lane",
+        "box_x", "box_y", "box_w", "box_h", "speed_kmh", "speed_uncertainty_kmh", "limit_kmh", "threshold_kmh", "signal_phase",
+        "signal_red_onset_s", "signal_time_into_red_s", "signal_amber_s", "signal_crossing_window_s", "severity_band", "severity_excess_kmh",
+        "evidence", "pipeline_sha256", "version",
+    ]
+
+    static func csv(_ records: [ViolationRecord]) -> String {
+        func q(_ s: String?) -> String {
+            guard let s else { return "" }
+            return s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == ";" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
+        func n(_ v: Double?) -> String { v.map { "\($0)" } ?? "" }
+        var lines = [csvHeader.joined(separator: ",")]
+        for r in records {
+            let fields: [String] = [
+                r.schema, r.id, r.rule.rawValue, q(r.camera), q(r.location), q(r.input.path), r.input.sha256, "\(r.frame)", n(r.ptsS), q(r.time),
+                "\(r.track)", r.tracks.map(String.init).joined(separator: " "), q(r.lane), n(r.box.x), n(r.box.y), n(r.box.width), n(r.box.height),
+                n(r.speedKmh), n(r.speedUncertaintyKmh), n(r.limitKmh), n(r.thresholdKmh), q(r.signal?.phase), n(r.signal?.redOnsetS),
+                n(r.signal?.timeIntoRedS), n(r.signal?.amberS), r.signal.map { $0.crossingWindowS.map { "\($0)" }.joined(separator: " ") } ?? "",
+                q(r.severity?.band), n(r.severity?.excessKmh), q(r.evidence.map { "\($0.kind)=\($0.path)" }.joined(separator: ";")),
+                r.pipelineSha256, r.version,
+            ]
+            lines.append(fields.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// Progress shared between the jobs and the display.
+public final class LockedProgress: @unchecked Sendable {
+    private var state = ProgressState()
+    private let lock = NSLock()
+    public init() {}
+    public var snapshot: ProgressState { lock.lock(); defer { lock.unlock() }; return state }
+    public func mutate(_ body: (inout ProgressState) -> Void) { lock.lock(); body(&state); lock.unlock() }
+}
+
+/// SHA-256 and size of a file, read in 1 MiB blocks.
+public func fileSHA256(_ path: String) throws -> (sha256: String, size: Int64) {
+    guard let handle = FileHandle(forReadingAtPath: path) else {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            throw PipelineError.input(path, isDir.boolValue ? "is a folder, not a video" : "cannot open: permission denied")
+        }
+        throw PipelineError.input(path, "cannot open: No such file or directory")
+    }
+    defer { try? handle.close() }
+    var hasher = SHA256()
+    var size: Int64 = 0
+    while true {
+        let chunk: Data
+        do { chunk = try handle.read(upToCount: 1 << 20) ?? Data() } catch {
+            throw PipelineError.input(path, "cannot read: \((error as NSError).localizedDescription)")
+        }
+        if chunk.isEmpty { break }
+        size += Int64(chunk.count)
+        hasher.update(data: chunk)
+    }
+    return (hasher.finalize().map { String(format: "%02x", $0) }.joined(), size)
+}

@@ -1,0 +1,242 @@
+import Detection
+import Foundation
+import Rules
+import TrafficModel
+import Tracking
+import VideoIO
+
+/// What one stage took in and gave out for one input ("frames in, out, dropped").
+public struct StageCount: Sendable, Codable, Equatable {
+    public var stage: String
+    public var input: Int
+    public var output: Int
+    public var unit: String
+    public var note: String?
+}
+
+/// Everything the analysis of one input produced that the rules need: kept on disk so rules can be replayed
+/// without decoding (`tracks/KEY.json`).
+public struct InputAnalysis: Sendable, Codable {
+    public var info: MediaInfo
+    public var decode: DecodeStats
+    public var warnings: [String]
+    public var frames: Int
+    public var firstPTS: Double
+    public var lastPTS: Double
+    /// Seconds per tick of the stream's time base.
+    public var timeBaseSeconds: Double
+    public var tracks: [Track]
+    public var timeline: PhaseTimeline?
+    public var stages: [StageCount]
+}
+
+/// The one place that knows the stage order. For one input:
+///
+///     decode ─(bounded queue)─▶ detection ─▶ tracking        (one pass over the frames)
+///                              └▶ signal reading
+///     tracks + signal timeline ─▶ rules (speed, red light, dedup)
+///     events ─▶ evidence (a second decode of just the frames needed; clips encoded in child processes)
+///
+/// Decoding runs on its own thread ahead of the analysis, through a queue of at most `queueDepth` frames.
+/// Each stage counts what went in and came out.
+public struct StageRunner: Sendable {
+    public let config: PipelineConfig
+    public var decoderThreads: Int
+    public var queueDepth = 8
+    /// The `roadwatch` executable that encodes H.264 clips in a fresh process (libx264 is byte-reproducible only
+    /// one encoder per process: docs/determinism.md); nil writes no clips.
+    public var clipEncoder: String?
+
+    public init(config: PipelineConfig, decoderThreads: Int, clipEncoder: String?) {
+        self.config = config
+        self.decoderThreads = decoderThreads
+        self.clipEncoder = clipEncoder
+    }
+
+    // MARK: - Stage 1: decode, detect, track, read the signal
+
+    /// `progress` is called with the frames done so far (from the analysis thread, every 25 frames).
+    public func analyse(path: String, progress: (Int) -> Void = { _ in }) throws -> InputAnalysis {
+        let reader = try VideoReader(path: path, options: DecodeOptions(threads: decoderThreads))
+        let info = reader.info
+        let external: ExternalDetections?
+        if let file = config.detection.externalFile {
+            do { external = try ExternalDetections(path: file, minimumConfidence: config.detection.minimumConfidence) } catch {
+                throw PipelineError.input(path, "external detections \(file): \(error)")
+            }
+        } else {
+            external = nil
+        }
+        let detector = MotionDetector(options: config.detectorOptions)
+        let tracker = Tracker(options: config.trackerOptions)
+        var lampReader: SignalReader?
+        if case .lamps(let lamps)? = config.signal { lampReader = SignalReader(lamps: lamps) }
+
+        let queue = BoundedQueue<VideoFrame>(capacity: queueDepth)
+        let decodeError = LockedBox<Error?>(nil)
+        // The reader belongs to the decode thread until the queue closes; the analysis reads its stats only after.
+        let handoff = Handoff(reader)
+        let decodeThread = Thread {
+            do {
+                while let frame = try handoff.value.nextFrame() {
+                    if !queue.push(frame) { break }
+                }
+            } catch {
+                decodeError.value = error
+            }
+            queue.close()
+        }
+        decodeThread.stackSize = 1 << 20
+        decodeThread.start()
+
+        var frames = 0, boxesIn = 0, boxesKept = 0, firstPTS = 0.0, lastPTS = 0.0
+        let minimumWidth = config.detection.minimumVehicleWidthM
+        let calibration = config.calibration
+        defer { queue.cancel() }
+        while let frame = queue.pop() {
+            let time = FrameTime(index: frame.index, pts: frame.pts)
+            if frames == 0 { firstPTS = frame.pts }
+            lastPTS = frame.pts
+            var found = external?.detections(at: time) ?? detector.detect(frame)
+            boxesIn += found.detections.count
+            if minimumWidth > 0 {
+                found.detections.removeAll { d in
+                    // The box's bottom edge on the ground: narrower than any vehicle is noise (a pedestrian, a bag).
+                    guard let a = calibration.world(Point2(d.box.x, d.box.maxY)), let b = calibration.world(Point2(d.box.maxX, d.box.maxY)) else { return false }
+                    return a.distance(to: b) < minimumWidth
+                }
+            }
+            boxesKept += found.detections.count
+            tracker.update(found)
+            lampReader?.observe(frame)
+            frames += 1
+            if frames % 25 == 0 { progress(frames) }
+        }
+        if let error = decodeError.value { throw error }
+        progress(frames)
+        let tracks = tracker.finish()
+
+        var timeline: PhaseTimeline?
+        var signalNote = "none configured"
+        if let lampReader {
+            timeline = lampReader.timeline()
+            signalNote = "lamps"
+        } else if case .controllerLog(let file)? = config.signal {
+            let text: String
+            do { text = try String(contentsOfFile: file, encoding: .utf8) } catch {
+                throw PipelineError.input(path, "controller log \(file): cannot read")
+            }
+            do { timeline = try ControllerLog.parse(text, path: file, footageStart: nil, end: lastPTS + 1) } catch {
+                throw PipelineError.input(path, "\(error)")
+            }
+            signalNote = "controller log"
+        }
+        let timeBase: Double = {
+            let parts = info.timeBase.split(separator: "/").compactMap { Double($0) }
+            return parts.count == 2 && parts[1] > 0 ? parts[0] / parts[1] : 1.0 / 90_000
+        }()
+        let stats = reader.stats
+        let stages = [
+            StageCount(stage: "decode", input: stats.packetsRead, output: frames, unit: "packets → frames",
+                       note: stats.corruptPackets + stats.corruptFrames > 0 ? "\(stats.corruptPackets) corrupt packets, \(stats.corruptFrames) damaged frames" : nil),
+            StageCount(stage: "detection", input: frames, output: boxesKept, unit: "frames → boxes",
+                       note: boxesIn > boxesKept ? "\(boxesIn - boxesKept) boxes narrower than \(minimumWidth) m dropped" : nil),
+            StageCount(stage: "tracking", input: tracker.detectionsIn, output: tracks.count, unit: "boxes → tracks", note: nil),
+            StageCount(stage: "signal", input: lampReader == nil ? 0 : frames, output: timeline?.intervals.count ?? 0, unit: "frames → phases", note: signalNote),
+        ]
+        return InputAnalysis(info: info, decode: stats, warnings: reader.warnings, frames: frames, firstPTS: firstPTS, lastPTS: lastPTS,
+                             timeBaseSeconds: timeBase, tracks: tracks, timeline: timeline, stages: stages)
+    }
+
+    // MARK: - Stage 2: rules
+
+    public func applyRules(_ analysis: InputAnalysis) -> (events: [RuleEvent], stats: RuleStats) {
+        RuleEngine(rules: config.ruleSet).evaluate(tracks: analysis.tracks, timeline: analysis.timeline, timeBaseSeconds: analysis.timeBaseSeconds)
+    }
+}
+
+/// Why an input or a run failed, with the file named first.
+public enum PipelineError: Error, CustomStringConvertible {
+    case input(String, String)
+    case output(String, String)
+    case usage(String)
+
+    public var description: String {
+        switch self {
+        case .input(let path, let why): return "\(path): \(why)"
+        case .output(let path, let why): return "\(path): \(why)"
+        case .usage(let why): return why
+        }
+    }
+}
+
+/// A first-in first-out queue of at most `capacity` items between two threads. `push` waits while full and
+/// returns false once the consumer has cancelled; `pop` waits while empty and returns nil once closed and drained.
+final class BoundedQueue<Element>: @unchecked Sendable {
+    private var items: [Element] = []
+    private var head = 0
+    private let capacity: Int
+    private var closed = false, cancelled = false
+    private let condition = NSCondition()
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    func push(_ item: Element) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.count - head >= capacity && !cancelled { condition.wait() }
+        if cancelled { return false }
+        items.append(item)
+        condition.broadcast()
+        return true
+    }
+
+    func pop() -> Element? {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.count - head == 0 && !closed { condition.wait() }
+        guard items.count - head > 0 else { return nil }
+        let item = items[head]
+        head += 1
+        if head > 64 && head * 2 > items.count { items.removeFirst(head); head = 0 }
+        condition.broadcast()
+        return item
+    }
+
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The consumer gives up: the producer's next push returns false.
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        closed = true
+        items.removeAll()
+        head = 0
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// Hands a non-thread-safe object to another thread that becomes its only user until a synchronising event
+/// (here: the frame queue closing).
+final class Handoff<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// A value shared between threads behind a lock.
+final class LockedBox<T>: @unchecked Sendable {
+    private var stored: T
+    private let lock = NSLock()
+    init(_ value: T) { stored = value }
+    var value: T {
+        get { lock.lock(); defer { lock.unlock() }; return stored }
+        set { lock.lock(); stored = newValue; lock.unlock() }
+    }
+    func mutate<R>(_ body: (inout T) -> R) -> R { lock.lock(); defer { lock.unlock() }; return body(&stored) }
+}

@@ -1,0 +1,263 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+import TrafficModel
+import VideoIO
+
+/// Loads a pipeline file or exits with its errors (status 2), all of them, each with FILE:LINE:COL.
+func loadPipeline(_ path: String) throws -> PipelineConfig {
+    do { return try PipelineConfig.load(path: path) } catch let errors as ConfigErrors {
+        printError(errors.description)
+        printError("\(path): \(errors.diagnostics.count) error\(errors.diagnostics.count == 1 ? "" : "s")")
+        throw ExitStatus.invalidConfig
+    }
+}
+
+/// The path of this executable, which encodes evidence clips in child processes.
+func ownExecutable() -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "The main job: detect, track and apply the rules to footage; write records, evidence and the store.",
+        discussion: """
+            Writes into --out: roadwatch.sqlite (the store), violations.jsonl and violations.csv, evidence/, \
+            tracks/ and signal/ per input (for replay), and run.json. Running again into the same folder skips \
+            inputs already done with the same pipeline and redoes the others. Exit status: 0 every input done, \
+            3 some inputs failed (each named), 2 invalid pipeline, 5 the output cannot be written, 64 usage.
+            """
+    )
+
+    @Argument(help: "The pipeline file (Pipelines/*.yaml).", completion: .file(extensions: ["yaml", "yml"]))
+    var pipeline: String
+
+    @Argument(help: "Footage: files, folders or globs (default: the pipeline's inputs).", completion: .file())
+    var inputs: [String] = []
+
+    @Option(help: "Output folder (created if missing; its parent must exist).")
+    var out: String
+
+    @Option(help: "Files processed at once.")
+    var jobs = 1
+
+    @Option(help: "Decoder threads per file.")
+    var threads = 2
+
+    @Flag(help: "Write no evidence stills or clips.")
+    var noEvidence = false
+
+    @Flag(help: "Plain log lines even on a terminal.")
+    var plain = false
+
+    func validate() throws {
+        guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be 1...64") }
+        guard (0...64).contains(threads) else { throw ValidationError("--threads must be 0...64") }
+    }
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let config = try loadPipeline(pipeline)
+        let (files, problems) = inputs.isEmpty ? InputList.expand(config.inputs, relativeTo: config.directory) : InputList.expand(inputs, relativeTo: nil)
+        for p in problems { printError("warning: \(p)") }
+        guard !files.isEmpty else {
+            printError("error: no inputs: give footage on the command line or under inputs: in \(pipeline)")
+            throw ExitStatus.invalidConfig
+        }
+        do { try BatchRunner.prepareOutput(out) } catch {
+            printError("error: \(error)")
+            throw ExitStatus.outputFailed
+        }
+        let runner = BatchRunner(config: config, options: RunOptions(jobs: jobs, threads: threads, evidence: !noEvidence),
+                                 outputDirectory: out, version: RoadwatchVersion.string, clipEncoder: ownExecutable())
+        let display = ProgressDisplay(progress: runner.progress, terminal: !plain && isatty(STDERR_FILENO) != 0)
+        runner.log = { line in display.log(line) }
+        display.start()
+        let summary: RunSummary
+        do {
+            summary = try runner.run(inputs: files)
+        } catch {
+            display.stop()
+            printError("error: \(error)")
+            throw ExitStatus.outputFailed
+        }
+        display.stop()
+        print(RunReport.table(summary))
+        print("\nrecords: \(out)/violations.jsonl, \(out)/violations.csv; evidence: \(out)/evidence/; store: \(out)/roadwatch.sqlite; run: \(out)/run.json")
+        if summary.failed > 0 { throw ExitStatus.someInputsFailed }
+    }
+}
+
+enum RunReport {
+    static func table(_ s: RunSummary) -> String {
+        let done = s.inputs.filter { $0.status == "done" }.count
+        let skipped = s.inputs.filter { $0.status == "skipped" }.count
+        let frames = s.frames
+        var rows: [[String]] = s.inputs.map { i in
+            [(i.path as NSString).lastPathComponent, i.status, "\(i.frames)", String(format: "%.1f", i.durationS),
+             i.seconds > 0 && i.frames > 0 ? String(format: "%.0f", Double(i.frames) / i.seconds) : "-", "\(i.violations)",
+             i.error.map { String($0.prefix(60)) } ?? ""]
+        }
+        rows.append(["total", "\(done) ok, \(s.failed) failed, \(skipped) skipped", "\(frames)", "", String(format: "%.0f", Double(frames) / max(s.wallSeconds, 1e-3)),
+                     "\(s.violations.total)", ""])
+        let table = TextTable(header: ["input", "status", "frames", "footage s", "fps", "violations", "error"], rows: rows).render()
+        let rules = s.violations.byRule.keys.sorted().map { "\($0) \(s.violations.byRule[$0]!)" }.joined(separator: ", ")
+        return table + String(format: "\n\nviolations: %d (%@); duplicates across inputs: %d; wall time %.1f s", s.violations.total,
+                              rules.isEmpty ? "none" : rules, s.violations.duplicatesAcrossInputs, s.wallSeconds)
+    }
+}
+
+/// Progress on a terminal (redrawn in place, per file and overall, with ETA) or plain log lines every 10 s.
+final class ProgressDisplay: @unchecked Sendable {
+    let progress: LockedProgress
+    let terminal: Bool
+    private let lock = NSLock()
+    private var running = false
+    private var drawnLines = 0
+    private var thread: Thread?
+    private let started = Date()
+
+    init(progress: LockedProgress, terminal: Bool) {
+        self.progress = progress
+        self.terminal = terminal
+    }
+
+    func start() {
+        running = true
+        let t = Thread { [self] in
+            var lastPlain = Date()
+            while self.isRunning {
+                Thread.sleep(forTimeInterval: terminal ? 0.5 : 1)
+                if terminal { redraw() } else if Date().timeIntervalSince(lastPlain) >= 10 { lastPlain = Date(); log(statusLine()) }
+            }
+        }
+        thread = t
+        t.start()
+    }
+
+    var isRunning: Bool { lock.lock(); defer { lock.unlock() }; return running }
+
+    func stop() {
+        lock.lock(); running = false; lock.unlock()
+        Thread.sleep(forTimeInterval: terminal ? 0.6 : 0)
+        lock.lock(); clear(); lock.unlock()
+    }
+
+    func statusLine() -> String {
+        let p = progress.snapshot
+        let elapsed = Date().timeIntervalSince(started)
+        let fps = Double(p.framesDone) / max(elapsed, 1e-3)
+        let eta: String
+        if p.finishedInputs > 0 && p.finishedInputs < p.totalInputs {
+            eta = String(format: ", ETA %.0f s", elapsed / Double(p.finishedInputs) * Double(p.totalInputs - p.finishedInputs))
+        } else { eta = "" }
+        return String(format: "progress: %d/%d files (%d failed), %d frames, %.0f fps, %d violations%@", p.finishedInputs, p.totalInputs,
+                      p.failedInputs, p.framesDone, fps, p.violations, eta)
+    }
+
+    func log(_ line: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        clear()
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    private func clear() {
+        guard terminal, drawnLines > 0 else { return }
+        var s = ""
+        for _ in 0..<drawnLines { s += "\u{1B}[1A\u{1B}[2K" }
+        FileHandle.standardError.write(Data(s.utf8))
+        drawnLines = 0
+    }
+
+    private func redraw() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard running else { return }
+        clear()
+        let p = progress.snapshot
+        var lines = p.current.keys.sorted().compactMap { k -> String? in
+            guard let c = p.current[k] else { return nil }
+            let secs = Date().timeIntervalSince(c.started)
+            return String(format: "  %@: %d frames, %.0f fps", c.name, c.frames, Double(c.frames) / max(secs, 1e-3))
+        }
+        lines.append(statusLine())
+        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+        drawnLines = lines.count
+    }
+}
+
+struct ValidateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check pipeline files: every error, each as FILE:LINE:COL: error: key.path: what is wrong.",
+        discussion: "Also checks lines, lanes and lamps against the picture size of each pipeline's first input, when it can be opened."
+    )
+
+    @Argument(help: "Pipeline files.", completion: .file(extensions: ["yaml", "yml"]))
+    var pipelines: [String]
+
+    func run() throws {
+        var bad = 0
+        for path in pipelines {
+            do {
+                let config = try PipelineConfig.load(path: path)
+                var problems: [ConfigDiagnostic] = []
+                let (files, _) = InputList.expand(config.inputs, relativeTo: config.directory)
+                if let first = files.first, let reader = try? VideoReader(path: first) {
+                    problems = config.checkAgainstPicture(width: reader.info.width, height: reader.info.height, video: first)
+                }
+                if problems.isEmpty {
+                    let errors = config.calibration.imageErrors
+                    print(String(format: "%@: ok (camera %@, %d calibration points, reprojection error max %.2f px, %d lanes, rules: %@)", path,
+                                 config.camera.id, config.calibration.points.count, errors.max() ?? 0, config.lanes.count,
+                                 [config.speeding != nil ? "speeding" : nil, config.redLight != nil ? "red_light" : nil].compactMap { $0 }.joined(separator: ", ")))
+                } else {
+                    bad += 1
+                    for p in problems { printError(p.description) }
+                    printError("\(path): \(problems.count) error\(problems.count == 1 ? "" : "s")")
+                }
+            } catch let errors as ConfigErrors {
+                bad += 1
+                printError(errors.description)
+                printError("\(path): \(errors.diagnostics.count) error\(errors.diagnostics.count == 1 ? "" : "s")")
+            }
+        }
+        if bad > 0 { throw ExitStatus.invalidConfig }
+    }
+}
+
+/// Internal: encodes raw 4:2:0 frames from standard input into an H.264 MP4 (one encoder per process keeps
+/// libx264 byte-reproducible). Used by `run` for evidence clips.
+struct EncodeClip: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "encode-clip", abstract: "Internal: raw 4:2:0 frames on stdin to an H.264 clip.",
+                                                    shouldDisplay: false)
+    @Option var width: Int
+    @Option var height: Int
+    @Option var rate: String = "25/1"
+    @Argument var output: String
+
+    func run() throws {
+        let parts = rate.split(separator: "/").compactMap { Int($0) }
+        guard width > 0, height > 0, parts.count == 2, parts[0] > 0, parts[1] > 0 else { throw ValidationError("bad size or rate") }
+        let writer = try VideoWriter(path: output, width: width, height: height,
+                                     settings: EncoderSettings(codec: .h264, frameRate: FrameRate(parts[0], parts[1]), quality: 23, keyframeInterval: 50, threads: 1))
+        let cw = (width + 1) / 2, ch = (height + 1) / 2
+        let frameBytes = width * height + 2 * cw * ch
+        let input = FileHandle.standardInput
+        while true {
+            var data = Data()
+            while data.count < frameBytes {
+                guard let chunk = try input.read(upToCount: frameBytes - data.count), !chunk.isEmpty else { break }
+                data.append(chunk)
+            }
+            if data.count < frameBytes { break }
+            let bytes = [UInt8](data)
+            let planes = [Array(bytes[0..<(width * height)]), Array(bytes[(width * height)..<(width * height + cw * ch)]),
+                          Array(bytes[(width * height + cw * ch)...])]
+            try writer.write(Picture(width: width, height: height, format: .yuv420p, planes: planes))
+        }
+        try writer.finish()
+    }
+}
