@@ -131,32 +131,33 @@ public final class BatchRunner: @unchecked Sendable {
         let runID = try store.startRun(version: version, pipelineSha256: config.sha256, optionsJSON: optionsJSON, startedAt: ISO8601Instant.format(started))
         progress.mutate { $0.totalInputs = inputs.count }
 
-        let outcomes = LockedBox<[Int: InputOutcome]>([:])
-        let next = LockedBox(0)
-        let storeError = LockedBox<Error?>(nil)
-        let workers = max(1, min(options.jobs, inputs.count))
-        let group = DispatchGroup()
-        for w in 0..<workers {
-            group.enter()
-            let thread = Thread { [self] in
-                defer { group.leave() }
-                while true {
-                    let i: Int = next.mutate { n in let v = n; n += 1; return v }
-                    guard i < inputs.count, storeError.value == nil else { return }
-                    do {
-                        let outcome = try self.process(inputs[i], slot: w, store: store, runID: runID)
-                        outcomes.mutate { $0[i] = outcome }
-                    } catch {
-                        // Only the store's own failures end the run (a full disk): nothing half-written stays behind.
-                        storeError.value = error
-                        return
-                    }
-                }
-            }
-            thread.stackSize = 8 << 20
-            thread.start()
+        // First every input's hash (the identity of its records), so that two names for the same bytes are one input
+        // whichever job reaches them first: the first name in sorted order is processed, the others skipped.
+        let hashes = LockedBox<[Int: Result<(sha256: String, size: Int64), Error>]>([:])
+        parallel(count: inputs.count) { i, _ in
+            let h = Result { try fileSHA256(inputs[i]) }
+            hashes.mutate { $0[i] = h }
         }
-        group.wait()
+        var firstWithContent: [String: String] = [:]
+        var duplicateOf: [Int: String] = [:]
+        for i in inputs.indices {
+            guard case .success(let h)? = hashes.value[i] else { continue }
+            if let first = firstWithContent[h.sha256] { duplicateOf[i] = first } else { firstWithContent[h.sha256] = inputs[i] }
+        }
+
+        let sameAs = duplicateOf
+        let outcomes = LockedBox<[Int: InputOutcome]>([:])
+        let storeError = LockedBox<Error?>(nil)
+        parallel(count: inputs.count) { [self] i, slot in
+            guard storeError.value == nil else { return }
+            do {
+                let outcome = try self.process(inputs[i], hash: hashes.value[i]!, sameAs: sameAs[i], slot: slot, store: store, runID: runID)
+                outcomes.mutate { $0[i] = outcome }
+            } catch {
+                // Only the store's own failures end the run (a full disk): nothing half-written stays behind.
+                storeError.value = error
+            }
+        }
         if let error = storeError.value { throw error }
 
         let totals = try export(store: store)
@@ -174,18 +175,49 @@ public final class BatchRunner: @unchecked Sendable {
 
     // MARK: - One input
 
-    private func process(_ path: String, slot: Int, store: Store, runID: Int64) throws -> InputOutcome {
+    /// Runs `body(index, worker)` for every index, on `options.jobs` threads, each taking the next index.
+    private func parallel(count: Int, _ body: @escaping @Sendable (Int, Int) -> Void) {
+        let next = LockedBox(0)
+        let group = DispatchGroup()
+        for w in 0..<max(1, min(options.jobs, count)) {
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                while true {
+                    let i: Int = next.mutate { n in let v = n; n += 1; return v }
+                    guard i < count else { return }
+                    body(i, w)
+                }
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        group.wait()
+    }
+
+    private func process(_ path: String, hash: Result<(sha256: String, size: Int64), Error>, sameAs: String?, slot: Int, store: Store,
+                         runID: Int64) throws -> InputOutcome {
         let started = Date()
         let name = (path as NSString).lastPathComponent
         var outcome = InputOutcome(path: path, sha256: nil, size: nil, status: "failed", error: nil, frames: 0, durationS: 0, seconds: 0,
                                    violations: 0, startTime: nil, stages: [], rules: nil, warnings: [])
         let hashed: (sha256: String, size: Int64)
-        do { hashed = try fileSHA256(path) } catch {
+        switch hash {
+        case .failure(let error):
             outcome.error = "\(error)"
             return try fail(outcome, store: store, runID: runID, key: "unreadable:\(path)")
+        case .success(let h):
+            hashed = h
         }
         outcome.sha256 = hashed.sha256
         outcome.size = hashed.size
+        if let sameAs {
+            outcome.status = "skipped"
+            outcome.error = "same content as \(sameAs)"
+            progress.mutate { $0.finishedInputs += 1 }
+            log("skipped \(path): same content as \(sameAs)")
+            return outcome
+        }
         let key = inputKey(sha256: hashed.sha256)
         if try store.isDone(key: key) {
             outcome.status = "skipped"
