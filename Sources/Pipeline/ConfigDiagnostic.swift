@@ -63,6 +63,6 @@ func levenshtein(_ a: String, _ b: String) -> Int {
 /// The closest of `candidates` to `word`, when close enough to be a likely typo.
 func suggestion(for word: String, in candidates: [String]) -> String? {
     let scored = candidates.map { ($0, levenshtein(word.lowercased(), $0.lowercased())) }.sorted { ($0.1, $0.0) < ($1.1, $1.0) }
-    guard let best = scored.first, best.1 <= max(2, word.count / 3) else { return nil }
+    guard let best = scored.first, best.1 <= max(2, (word.count + 2) / 3) else { return nil }
     return best.0
 }

@@ -69,6 +69,8 @@ struct ConfigErrorTests {
         var message: String
         /// The error points at the first character of this text (on the first line holding it after the change).
         var anchor: String
+        /// ... plus this many characters.
+        var at = 0
         var testDescription: String { "\(keyPath): \(message)" }
     }
 
@@ -83,10 +85,10 @@ struct ConfigErrorTests {
         Case(old: "source: creation_time", new: "source: fixed", keyPath: "camera.clock", message: "missing required key 'start' (ISO 8601 time of the first frame)", anchor: "source: fixed"),
         Case(old: "    - {image: [569.802, 323.068], world: [7, 38.7129]}\n", new: "", keyPath: "calibration.points[0]",
              message: "degenerate calibration: a calibration needs at least 4 points, not 3 (points counted from 1)", anchor: "{image: [364.925"),
-        Case(old: "world: [7, 38.7129]}", new: "world: [3, 38.7129]}", keyPath: "calibration.points[2]",
-             message: "degenerate calibration: ground points 3, 4 and 2 lie on one line; with four points no three may (points counted from 1)", anchor: "{image: [396.78"),
+        Case(old: "world: [0, 38.7129]}", new: "world: [0, 14.5929]}", keyPath: "calibration.points[0]",
+             message: "degenerate calibration: ground points 1, 2 and 3 lie on one line; with four points no three may (points counted from 1)", anchor: "{image: [364.925"),
         Case(old: "{image: [799.441, 617.246], world: [14, 14.5929]}", new: "{image: [364.925, 602.95], world: [14, 14.5929]}", keyPath: "calibration.points[0]",
-             message: "degenerate calibration: points 1 and 2 are the same image point (364.925, 602.95) (points counted from 1)", anchor: "{image: [364.925"),
+             message: "degenerate calibration: points 1 and 2 are the same image point (364.925, 602.95) (points counted from 1)", anchor: "{image: [364.925, 602.95], world: [7"),
         Case(old: "{image: [364.925, 602.95], world: [7, 14.5929]}", new: "{image: [364.925], world: [7, 14.5929]}", keyPath: "calibration.points[0].image",
              message: "expected a point [x, y], found 1 number", anchor: "[364.925]"),
         Case(old: "lanes:\n  - {id: \"3\"", new: "lanes:\n  - {id: \"4\"", keyPath: "lanes[1].id", message: "lane id '4' is already used by lanes[0]", anchor: "\"4\", polygon: [[600"),
@@ -94,7 +96,7 @@ struct ConfigErrorTests {
              message: "'red_lite' is not one of red_light, speeding; did you mean 'red_light'?", anchor: "red_lite"),
         Case(old: "polygon: [[600, 700], [900, 700], [700, 330], [640, 330]]", new: "polygon: [[600, 700], [900, 700]]", keyPath: "lanes[1].polygon",
              message: "expected at least 3 points, found 2", anchor: "[[600, 700], [900"),
-        Case(old: "analysis_width: 480", new: "analysis_width: 10", keyPath: "detection.analysis_width", message: "10 px is out of range 64...3840 px", anchor: "10"),
+        Case(old: "analysis_width: 480", new: "analysis_width: 10", keyPath: "detection.analysis_width", message: "10 px is out of range 64...3840 px", anchor: "analysis_width: 10", at: 16),
         Case(old: "sensitivity: 3.5", new: "sensitivity: high", keyPath: "detection.sensitivity",
              message: "expected a number in standard deviations, found 'high'", anchor: "high"),
         Case(old: "confirm_hits: 3", new: "confirm_hits: 2.5", keyPath: "tracking.confirm_hits", message: "expected a whole number of frames, found 2.5", anchor: "2.5"),
@@ -105,14 +107,14 @@ struct ConfigErrorTests {
         Case(old: "exit: {world: [[7, 36], [14, 36]]}", new: "exit: {world: [[7, 22], [14, 22]]}", keyPath: "rules.speeding.exit",
              message: "the zone's lines are 2.0 m apart on the ground; at least 5 m are needed for a measurement", anchor: "{world: [[7, 22]"),
         Case(old: "{band: \"B\", from_kmh: 20}", new: "{band: \"B\", from_kmh: 0}", keyPath: "rules.speeding.bands[1].from_kmh",
-             message: "bands must rise: 0 km/h is not above the previous band's 0", anchor: "0}"),
+             message: "bands must rise: 0 km/h is not above the previous band's 0", anchor: "\"B\", from_kmh: 0}", at: 15),
         Case(old: "approach: away", new: "approach: north", keyPath: "rules.red_light.approach", message: "'north' is not one of away, toward", anchor: "north"),
         Case(old: "stop_line: {world: [[7, 38], [14, 38]]}", new: "stop_line: {world: [[7, 38], [7, 38]]}", keyPath: "rules.red_light.stop_line",
              message: "the line's two points are the same", anchor: "{world: [[7, 38], [7"),
         Case(old: "stop_line: {world: [[7, 38], [14, 38]]}", new: "stop_line: {world: [[7, 38], [14, 38]], image: [[1, 2], [3, 4]]}",
              keyPath: "rules.red_light.stop_line", message: "give either image or world, not both", anchor: "{world: [[7, 38], [14, 38]], image"),
         Case(old: "grace_s: 0.3", new: "grace_s: [0.3]", keyPath: "rules.red_light.grace_s", message: "expected a number in s, found a list", anchor: "[0.3]"),
-        Case(old: "window_s: 2", new: "window_s: -1", keyPath: "dedup.window_s", message: "-1 s is out of range 0...60 s", anchor: "-1"),
+        Case(old: "window_s: 2", new: "window_s: -1", keyPath: "dedup.window_s", message: "-1 s is out of range 0...60 s", anchor: "window_s: -1", at: 10),
         Case(old: "clip_before_s: 2", new: "clip_befor_s: 2", keyPath: "evidence.clip_befor_s", message: "unknown key 'clip_befor_s'; did you mean 'clip_before_s'?", anchor: "clip_befor_s"),
         Case(old: "dedup:", new: "dedupe:", keyPath: "dedupe", message: "unknown key 'dedupe'; did you mean 'dedup'?", anchor: "dedupe"),
         Case(old: "signal:\n  lamps:", new: "signal:\n  lamp:", keyPath: "signal.lamp", message: "unknown key 'lamp'; did you mean 'lamps'?", anchor: "lamp:"),
@@ -131,10 +133,8 @@ struct ConfigErrorTests {
                                  "got: \(errors.diagnostics.map(\.headline))")
             // The expected position: the anchor's first character, on the first line holding it (after the changed text's start).
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            let changedLine = text.components(separatedBy: c.new.isEmpty ? "\u{0}" : c.new).first!.split(separator: "\n", omittingEmptySubsequences: false).count
-            let start = c.new.isEmpty ? 0 : max(0, changedLine - 1)
-            let lineIndex = try #require((lines.indices.first { $0 >= start && lines[$0].contains(c.anchor) }) ?? lines.firstIndex { $0.contains(c.anchor) })
-            let column = lines[lineIndex].distance(from: lines[lineIndex].startIndex, to: lines[lineIndex].range(of: c.anchor)!.lowerBound) + 1
+            let lineIndex = try #require(lines.firstIndex { $0.contains(c.anchor) })
+            let column = lines[lineIndex].distance(from: lines[lineIndex].startIndex, to: lines[lineIndex].range(of: c.anchor)!.lowerBound) + 1 + c.at
             #expect(d.line == lineIndex + 1 && d.column == column, "\(d.headline)\n\(d.snippet)")
             #expect(d.headline == "cam.yaml:\(lineIndex + 1):\(column): error: \(c.keyPath.isEmpty ? "" : c.keyPath + ": ")\(c.message)")
             // The snippet repeats the line and puts a caret under the column.
@@ -167,7 +167,7 @@ struct ConfigErrorTests {
         let config = try PipelineConfig.parse(text: basePipeline, path: "cam.yaml")
         #expect(config.camera.id == "cam-1" && config.camera.utcOffsetSeconds == 3600)
         #expect(config.lanes.map(\.id) == ["3", "4"] && config.lanes[1].exempt == [.redLight])
-        #expect(config.speeding?.thresholdKmh == 58)
+        #expect(abs(config.speeding!.thresholdKmh - 58) < 1e-9)
         #expect(config.redLight?.approach == .away)
         // World geometry lands where the calibration puts it.
         let stop = try #require(config.redLight?.stopLine)
@@ -196,7 +196,8 @@ struct ConfigErrorTests {
         let text = basePipeline.replacingOccurrences(of: "red: [971.7, 81.7]", with: "red: [1971.7, 81.7]")
         let config = try PipelineConfig.parse(text: text, path: "cam.yaml")
         let problems = config.checkAgainstPicture(width: 1280, height: 720, video: "junction.mp4")
-        #expect(problems.map(\.headline) == ["cam.yaml:30:10: error: signal.lamps.red: point (1971.7, 81.7) is outside the 1280x720 picture of junction.mp4"])
+        let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("red: [1971.7") }! + 1
+        #expect(problems.map(\.headline) == ["cam.yaml:\(line):10: error: signal.lamps.red: point (1971.7, 81.7) is outside the 1280x720 picture of junction.mp4"])
         #expect(try PipelineConfig.parse(text: basePipeline, path: "cam.yaml").checkAgainstPicture(width: 1280, height: 720, video: "junction.mp4").isEmpty)
     }
 }
