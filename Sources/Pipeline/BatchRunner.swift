@@ -238,30 +238,18 @@ public final class BatchRunner: @unchecked Sendable {
             outcome.frames = analysis.frames
             outcome.durationS = rounded(max(0, analysis.lastPTS - analysis.firstPTS), 3)
             outcome.warnings = analysis.warnings
-            let clockStart = footageStart(path: path, info: analysis.info)
-            outcome.startTime = clockStart.map { formatTime($0, offset: config.camera.utcOffsetSeconds) }
+            let clockStart = RecordBuilder(config: config, version: version).footageStart(path: path, info: analysis.info)
+            outcome.startTime = clockStart.map { RecordBuilder.formatTime($0, offset: config.camera.utcOffsetSeconds) }
 
             let (events, ruleStats) = runner.applyRules(analysis)
             outcome.rules = ruleStats
-            let base = fileStem(path, sha256: hashed.sha256)
+            let base = Self.fileStem(path, sha256: hashed.sha256)
             try writeAnalysis(analysis, stem: base)
 
             // Records: ids from camera, rule, input and event; evidence; then one transaction.
-            var requests: [EvidenceRequest] = []
-            var drafts: [ViolationRecord] = []
-            for e in events {
-                let id = recordID(rule: e.rule, inputSha256: hashed.sha256, frame: e.frame, pts: e.pts)
-                let absolute = clockStart.map { $0.addingTimeInterval(e.pts) }
-                let record = ViolationRecord(
-                    id: id, rule: e.rule, camera: config.camera.id, location: config.camera.location,
-                    input: .init(path: path, sha256: hashed.sha256), frame: e.frame, ptsS: e.pts,
-                    time: absolute.map { formatTime($0, offset: config.camera.utcOffsetSeconds) }, track: e.track, tracks: e.tracks,
-                    lane: e.lane, box: Box(x: rounded(e.box.x, 1), y: rounded(e.box.y, 1), width: rounded(e.box.width, 1), height: rounded(e.box.height, 1)),
-                    speedKmh: e.speedKmh, speedUncertaintyKmh: e.speedUncertaintyKmh, limitKmh: e.limitKmh, thresholdKmh: e.thresholdKmh,
-                    signal: e.signal, severity: e.severity, evidence: [], pipelineSha256: config.sha256, version: version)
-                drafts.append(record)
-                requests.append(EvidenceRequest(recordID: id, event: e, caption: caption(record)))
-            }
+            let builder = RecordBuilder(config: config, version: version)
+            var drafts = events.map { builder.record($0, inputPath: path, inputSha256: hashed.sha256, clockStart: clockStart) }
+            let requests = zip(events, drafts).map { EvidenceRequest(recordID: $1.id, event: $0, caption: RecordBuilder.caption($1)) }
             var evidenceCount = 0
             if options.evidence {
                 let files = try EvidenceWriter(config: config, runner: runner, runDirectory: outputDirectory)
@@ -332,80 +320,12 @@ public final class BatchRunner: @unchecked Sendable {
     /// An input is done once per (file content, pipeline).
     func inputKey(sha256: String) -> String { "\(sha256.prefix(32))-\(config.sha256.prefix(16))" }
 
-    /// `sha256("roadwatch.violation/1|camera|rule|input sha256|frame|pts to 4 decimals")`, first 32 hex digits:
-    /// the same event in the same input under the same camera gives the same id on every run and machine.
-    public func recordID(rule: RuleKind, inputSha256: String, frame: Int, pts: Double) -> String {
-        Self.recordID(camera: config.camera.id, rule: rule, inputSha256: inputSha256, frame: frame, pts: pts)
-    }
-
-    public static func recordID(camera: String, rule: RuleKind, inputSha256: String, frame: Int, pts: Double) -> String {
-        let text = "\(ViolationRecord.schemaName)|\(camera)|\(rule.rawValue)|\(inputSha256)|\(frame)|\(String(format: "%.4f", pts))"
-        return String(SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined().prefix(32))
-    }
-
     /// Per-input file names: the file's name made safe (letters, digits, . _ -) and 12 digits of its hash, so
     /// no input name can place a file outside the run folder or collide with another input.
-    func fileStem(_ path: String, sha256: String) -> String {
+    public static func fileStem(_ path: String, sha256: String) -> String {
         let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         let safe = String(base.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) ? Character($0) : "_" }).prefix(60)
         return "\(safe.isEmpty ? "input" : String(safe))-\(sha256.prefix(12))"
-    }
-
-    /// The wall-clock time of the input's first frame, from the configured clock.
-    func footageStart(path: String, info: MediaInfo) -> Date? {
-        switch config.camera.clock {
-        case .creationTime: return info.creationTime
-        case .fixed(let d): return d
-        case .fileName(let pattern): return Self.parseFileNameTime((path as NSString).lastPathComponent, pattern: pattern, offset: config.camera.utcOffsetSeconds)
-        }
-    }
-
-    /// Matches `name` against a pattern of literal text and %Y %m %d %H %M %S fields (local time at `offset`).
-    public static func parseFileNameTime(_ name: String, pattern: String, offset: Int) -> Date? {
-        let n = Array(name), p = Array(pattern)
-        var fields: [Character: Int] = [:]
-        var i = 0, j = 0
-        while j < p.count {
-            if p[j] == "%", j + 1 < p.count, let width = ["Y": 4, "m": 2, "d": 2, "H": 2, "M": 2, "S": 2][String(p[j + 1])] {
-                guard i + width <= n.count, let v = Int(String(n[i..<(i + width)])) else { return nil }
-                fields[p[j + 1]] = v
-                i += width
-                j += 2
-            } else {
-                guard i < n.count, n[i] == p[j] else { return nil }
-                i += 1
-                j += 1
-            }
-        }
-        guard let y = fields["Y"], let mo = fields["m"], let d = fields["d"], let h = fields["H"], let mi = fields["M"], let s = fields["S"] else { return nil }
-        let text = String(format: "%04d-%02d-%02dT%02d:%02d:%02d%@", y, mo, d, h, mi, s, formatOffset(offset))
-        return ISO8601Instant.parse(text)
-    }
-
-    static func formatOffset(_ offset: Int) -> String {
-        offset == 0 ? "Z" : String(format: "%@%02d:%02d", offset < 0 ? "-" : "+", abs(offset) / 3600, abs(offset) % 3600 / 60)
-    }
-
-    /// ISO 8601 with milliseconds at the camera's UTC offset: `2026-03-14T08:30:10.828+01:00`.
-    func formatTime(_ date: Date, offset: Int) -> String {
-        let local = date.addingTimeInterval(Double(offset))
-        let utc = ISO8601Instant.format(local) // 2026-03-14T07:30:10.828000Z, read as local time
-        let trimmed = String(utc.prefix(23))
-        return trimmed + Self.formatOffset(offset)
-    }
-
-    private func caption(_ r: ViolationRecord) -> [String] {
-        var first = "CAMERA \(r.camera)"
-        if let l = r.location { first += "  \(l)" }
-        var second = "\(r.time ?? String(format: "PTS %.3f S", r.ptsS))  \(r.rule == .redLight ? "RED LIGHT" : "SPEEDING")"
-        if let lane = r.lane { second += "  LANE \(lane)" }
-        if r.rule == .speeding, let v = r.speedKmh, let u = r.speedUncertaintyKmh, let limit = r.limitKmh {
-            second += String(format: "  SPEED %.1f +/- %.1f KM/H  LIMIT %.0f", v, u, limit)
-        } else if let s = r.signal {
-            second += String(format: "  %.2f S INTO RED", s.timeIntoRedS)
-            if let v = r.speedKmh { second += String(format: "  %.0f KM/H", v) }
-        }
-        return [first, second, "RECORD \(r.id)"]
     }
 
     // MARK: - Files
@@ -437,33 +357,13 @@ public final class BatchRunner: @unchecked Sendable {
         let all = try store.violations(pipelineSha256: config.sha256)
         let inputs = Dictionary(try store.inputs().map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         func order(_ v: Store.StoredViolation) -> (Double, String, String) { (v.absolute ?? v.pts, v.rule, v.id) }
-        let sorted = all.sorted { order($0) < order($1) }
-        var kept: [Store.StoredViolation] = []
-        var marks: [(id: String, of: String?)] = []
-        for v in sorted {
-            let original = kept.last { k in
-                guard let a = k.absolute, let b = v.absolute, k.inputKey != v.inputKey, k.rule == v.rule, k.lane == v.lane, abs(a - b) <= 1.0 else { return false }
-                if let s1 = k.speed, let s2 = v.speed { return abs(s1 - s2) <= 5 }
-                return true
-            }
-            if let original {
-                // Keep the record from the input that starts first (then by path): independent of processing order.
-                let ko = inputs[original.inputKey], vo = inputs[v.inputKey]
-                if (vo?.startTime ?? "", vo?.path ?? "") < (ko?.startTime ?? "", ko?.path ?? "") {
-                    kept.removeAll { $0.id == original.id }
-                    kept.append(v)
-                    marks.append((original.id, v.id))
-                    marks.append((v.id, nil))
-                } else {
-                    marks.append((v.id, original.id))
-                }
-            } else {
-                kept.append(v)
-                if v.duplicateOf != nil { marks.append((v.id, nil)) }
-            }
-        }
+        let duplicates = CrossInputDedup.duplicates(all.map { v in
+            CrossInputDedup.Item(id: v.id, input: v.inputKey, rule: v.rule, lane: v.lane, absolute: v.absolute, speed: v.speed,
+                                 inputOrder: [inputs[v.inputKey]?.startTime ?? "", inputs[v.inputKey]?.path ?? "", v.inputKey], pts: v.pts)
+        })
+        let marks = all.filter { duplicates[$0.id] != $0.duplicateOf }.map { (id: $0.id, of: duplicates[$0.id]) }
         if !marks.isEmpty { try store.markDuplicates(marks) }
-        let final = kept.sorted { order($0) < order($1) }
+        let final = all.filter { duplicates[$0.id] == nil }.sorted { order($0) < order($1) }
         let jsonl = final.map { $0.json + "\n" }.joined()
         let decoder = JSONDecoder()
         let records = try final.map { try decoder.decode(ViolationRecord.self, from: Data($0.json.utf8)) }
@@ -472,7 +372,7 @@ public final class BatchRunner: @unchecked Sendable {
         try writeAtomically(Data(csv.utf8), to: "violations.csv")
         var byRule: [String: Int] = [:]
         for r in records { byRule[r.rule.rawValue, default: 0] += 1 }
-        return .init(total: records.count, byRule: byRule, duplicatesAcrossInputs: sorted.count - final.count,
+        return .init(total: records.count, byRule: byRule, duplicatesAcrossInputs: all.count - final.count,
                      jsonlSha256: EvidenceWriter.sha256(Array(jsonl.utf8)), csvSha256: EvidenceWriter.sha256(Array(csv.utf8)))
     }
 

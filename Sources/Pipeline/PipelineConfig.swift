@@ -89,8 +89,14 @@ public struct PipelineConfig: Sendable {
     public var placedLines: [PlacedLine] = []
     public var placedAreas: [PlacedArea] = []
 
-    public var ruleSet: RuleSet {
-        RuleSet(calibration: calibration, lanes: lanes, speeding: speeding, redLight: redLight, dedupWindowSeconds: dedupWindowSeconds)
+    /// The rules for footage `pictureWidth` pixels wide: box edges from the motion detector are quantised to its
+    /// whole-factor analysis scale (4 px at 1920 → 480), which sets the jitter the speed uncertainty starts from.
+    public func ruleSet(pictureWidth: Int) -> RuleSet {
+        var r = RuleSet(calibration: calibration, lanes: lanes, speeding: speeding, redLight: redLight, dedupWindowSeconds: dedupWindowSeconds)
+        if detection.externalFile == nil {
+            r.boxJitterPixels = max(1, (Double(pictureWidth) / Double(detection.analysisWidth)).rounded(.up))
+        }
+        return r
     }
 
     public var trackerOptions: TrackerOptions {

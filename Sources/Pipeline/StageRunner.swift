@@ -151,7 +151,8 @@ public struct StageRunner: Sendable {
     // MARK: - Stage 2: rules
 
     public func applyRules(_ analysis: InputAnalysis) -> (events: [RuleEvent], stats: RuleStats) {
-        RuleEngine(rules: config.ruleSet).evaluate(tracks: analysis.tracks, timeline: analysis.timeline, timeBaseSeconds: analysis.timeBaseSeconds)
+        RuleEngine(rules: config.ruleSet(pictureWidth: analysis.info.width)).evaluate(tracks: analysis.tracks, timeline: analysis.timeline,
+                                                                                     timeBaseSeconds: analysis.timeBaseSeconds)
     }
 }
 

@@ -26,6 +26,20 @@ struct RedLightJudge {
         self.rule = rule; self.rules = rules
     }
 
+    /// Between consecutive frames the front edge must not move back (down the picture driving away, up it driving
+    /// toward) by more than 10 % of the box height plus twice the edge quantisation.
+    func frontEdgeSteady(_ t: TrackTable, _ range: Range<Int>) -> Bool {
+        guard range.count >= 2 else { return true }
+        var i = range.lowerBound + 1
+        while i < range.upperBound {
+            let a = t.box[i - 1], b = t.box[i]
+            let back = rule.approach == .away ? b.y - a.y : a.maxY - b.maxY
+            if back > 0.1 * max(a.height, b.height) + 2 * rules.boxJitterPixels { return false }
+            i += 1
+        }
+        return true
+    }
+
     func judge(_ t: TrackTable, _ k: Int, _ timeline: PhaseTimeline, _ stats: inout RuleStats) -> RuleEvent? {
         let r = t.range(k)
         guard let rear = firstForwardCrossing(r, pts: t.pts, side: { line.side(t.groundX[$0], t.groundY[$0]) }) else { return nil }
@@ -37,6 +51,13 @@ struct RedLightJudge {
             early = rear
         }
         stats.stopLineCrossings += 1
+        // The window's start rests on the front edge of the box (the top driving away, the bottom driving toward):
+        // an edge that jumps back against the motion around the crossing (part of the vehicle lost) could place the
+        // window later than the truth. Growth (a neighbour merging) only moves it earlier, which is safe.
+        guard frontEdgeSteady(t, subrange(r, pts: t.pts, from: early.time - 0.5, to: early.time + 0.2)) else {
+            stats.boxUnsteady += 1
+            return nil
+        }
         // Ground speed of the rear around the crossing, along the direction of travel.
         let around = subrange(r, pts: t.pts, from: early.time - 0.5, to: rear.time + 0.5)
         guard let fit = lineFit(around, time: { t.pts[$0] }, value: { line.side(t.groundX[$0], t.groundY[$0]) }), fit.slope > 0 else {

@@ -37,6 +37,8 @@ public struct RuleStats: Sendable, Equatable, Codable {
     public var zoneSpeeds = 0
     public var zoneNotCovered = 0
     public var speedInconsistent = 0
+    /// Candidates dropped because the vehicle's box changed shape where it was measured.
+    public var boxUnsteady = 0
     public var speedWithinThreshold = 0
     public var stopLineCrossings = 0
     public var crossedNotRed = 0
@@ -125,6 +127,26 @@ func lineFit(_ range: Range<Int>, time: (Int) -> Double, value: (Int) -> Double)
     var ss = 0.0
     for i in range { let r = value(i) - mv - slope * (time(i) - mt); ss += r * r }
     return (slope, (ss / max(1, n - 2)).squareRoot())
+}
+
+/// Whether the box keeps its shape from frame to frame over `range`, as a rigid vehicle's does: neither width nor
+/// height changes by more than 20 % plus twice the edge quantisation between consecutive observations. A box that
+/// jumps (two vehicles merging or parting, a shadow joining, part of the vehicle lost) makes its edges, and so every
+/// position measured from them, untrustworthy.
+/// With `allowGrowth`, only shrinking counts: a box that grows (merging with a neighbour) moves its top up and its
+/// bottom down, which can only make a red-light crossing window wider, never wrongly narrower.
+@inline(__always)
+func boxesSteady(_ t: TrackTable, _ range: Range<Int>, jitterPixels: Double, allowGrowth: Bool = false) -> Bool {
+    guard range.count >= 2 else { return true }
+    var i = range.lowerBound + 1
+    while i < range.upperBound {
+        let a = t.box[i - 1], b = t.box[i]
+        let dh = allowGrowth ? a.height - b.height : abs(b.height - a.height)
+        let dw = allowGrowth ? a.width - b.width : abs(b.width - a.width)
+        if dh > 0.2 * max(a.height, b.height) + 2 * jitterPixels || dw > 0.2 * max(a.width, b.width) + 2 * jitterPixels { return false }
+        i += 1
+    }
+    return true
 }
 
 /// The points of `range` whose times lie in [t0, t1].

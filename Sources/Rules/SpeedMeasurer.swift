@@ -10,7 +10,9 @@ import TrafficModel
 ///   track's ground position against time over the zone (real jitter, and any acceleration);
 /// - each line's position on the ground: the calibration's mean ground error at its points;
 /// - each timestamp: the stream's time base / √12.
-/// A robust cross-check: the fit's slope must agree with the zone speed within 3σ (+3 %), else no speed.
+/// Cross-checks: the fit's slope must agree with the zone speed within 3σ (+3 %), and the slopes over the zone's
+/// two halves must agree within 10 % (+3σ of the box quantisation alone), and the fit's RMS residual must stay
+/// within 3 times the box quantisation at the far line (a box that jumps is not a rigid vehicle), else no speed.
 struct SpeedMeasurer {
     let rule: SpeedingRule
     let rules: RuleSet
@@ -74,6 +76,10 @@ struct SpeedMeasurer {
         }
         let ux = dx / distance, uy = dy / distance
         let zone = subrange(r, pts: t.pts, from: first.time - 0.25, to: last.time + 0.25)
+        guard boxesSteady(t, zone, jitterPixels: rules.boxJitterPixels) else {
+            stats.boxUnsteady += 1
+            return nil
+        }
         guard let fit = lineFit(zone, time: { t.pts[$0] }, value: { (t.groundX[$0] - first.x) * ux + (t.groundY[$0] - first.y) * uy }) else {
             stats.zoneNotCovered += 1
             return nil
@@ -86,6 +92,18 @@ struct SpeedMeasurer {
         let speed = distance / duration
         let sigmaSpeed = speed * ((sigmaDistance / distance) * (sigmaDistance / distance) + (sigmaDuration / duration) * (sigmaDuration / duration)).squareRoot()
         guard abs(fit.slope - speed) <= 3 * sigmaSpeed + 0.03 * speed else {
+            stats.speedInconsistent += 1
+            return nil
+        }
+        // The two halves of the zone must agree: a track that joins two vehicles (a wrong identity), or follows a
+        // box that changes shape part-way, shows a kink here even when its overall average looks plausible.
+        let middle = (first.time + last.time) / 2
+        let halves = [subrange(r, pts: t.pts, from: first.time - 0.25, to: middle), subrange(r, pts: t.pts, from: middle, to: last.time + 0.25)]
+        let slopes = halves.compactMap { h in lineFit(h, time: { t.pts[$0] }, value: { (t.groundX[$0] - first.x) * ux + (t.groundY[$0] - first.y) * uy }) }
+        // The tolerance uses the box quantisation alone: residuals (which a kink inflates) must not widen it.
+        let jitterSpeed = speed * (jitterPixels * max(scaleEntry, scaleExit) * 2.0.squareRoot() / distance)
+        guard slopes.count == 2, abs(slopes[0].slope - slopes[1].slope) <= 0.1 * speed + 3 * jitterSpeed,
+              fit.rms <= 3 * jitterPixels * max(scaleEntry, scaleExit) else {
             stats.speedInconsistent += 1
             return nil
         }

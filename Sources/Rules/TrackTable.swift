@@ -55,7 +55,8 @@ public struct TrackTable: Sendable {
 
     /// The same tracks with fragments of one vehicle joined: track B continues track A when B starts after A
     /// ends, at most `window` seconds later, where A's ground motion, carried on, puts it (within `gap` metres
-    /// plus 0.2 s of travel), in the same lane, at a speed within 25 % (or 8 km/h) of A's. Greedy in order of start
+    /// plus 0.1 s of travel), in the same lane, at a speed within 15 % (or 5 km/h) of A's, both fragments having at
+    /// least 3 points. Greedy in order of start
     /// time, so the result does not depend on anything but the tracks.
     public func stitched(window: Double, gap: Double = 3.0, lane: (Point2) -> String?) -> TrackTable {
         guard count > 1 else { return self }
@@ -87,8 +88,9 @@ public struct TrackTable: Sendable {
                 let ex = end.x + end.vx * dt, ey = end.y + end.vy * dt
                 let miss = ((start.x - ex) * (start.x - ex) + (start.y - ey) * (start.y - ey)).squareRoot()
                 let speedB = (start.vx * start.vx + start.vy * start.vy).squareRoot()
-                let consistent = abs(speedB - speedA) <= max(0.25 * speedA, 8 / 3.6) || range(b).count < 3
-                guard miss <= gap + 0.2 * speedA, consistent else { continue }
+                // Both fragments must show their speed (3 points or more), and agree on it.
+                let consistent = range(b).count >= 3 && range(a).count >= 3 && abs(speedB - speedA) <= max(0.15 * speedA, 5 / 3.6)
+                guard miss <= gap + 0.1 * speedA, consistent else { continue }
                 if best == nil || miss < best!.1 { best = (b, miss) }
             }
             if let (b, _) = best { next[a] = b; taken[b] = true }

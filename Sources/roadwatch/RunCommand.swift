@@ -261,3 +261,53 @@ struct EncodeClip: ParsableCommand {
         try writer.finish()
     }
 }
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Re-apply the rules to a run's stored tracks and signal timelines, without decoding; show what changes.",
+        discussion: """
+            With --pipeline, the rules, lanes, geometry and dedup of another pipeline file are applied to the same \
+            tracks (detection and tracking settings are not re-run: that needs decoding). Prints the violations \
+            that appear, disappear or change against the run's violations.jsonl. --out writes the replayed records.
+            """
+    )
+
+    @Argument(help: "A run folder (written by roadwatch run).", completion: .directory)
+    var runDirectory: String
+
+    @Option(help: "A pipeline file to apply instead of the run's own.")
+    var pipeline: String?
+
+    @Option(help: "Write the replayed records to this JSON-lines file.")
+    var out: String?
+
+    func run() throws {
+        let started = Date()
+        let config = try pipeline.map(loadPipeline)
+        let result: Replay.Result
+        do { result = try Replay.run(runDirectory: runDirectory, pipeline: config, version: RoadwatchVersion.string) } catch let e as ConfigErrors {
+            printError(e.description)
+            throw ExitStatus.invalidConfig
+        }
+        let seconds = Date().timeIntervalSince(started)
+        print(String(format: "replayed %d inputs, %d tracks in %.2f s: %d violations before, %d after", result.inputs, result.tracks, seconds,
+                     result.before.count, result.after.count))
+        print("rules: " + result.stats.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        func line(_ sign: String, _ r: ViolationRecord) -> String {
+            var s = "\(sign) \(r.id)  \(r.rule.rawValue)  \((r.input.path as NSString).lastPathComponent)  pts \(String(format: "%.3f", r.ptsS))  lane \(r.lane ?? "-")"
+            if let v = r.speedKmh { s += String(format: "  %.2f km/h", v) }
+            if let t = r.signal?.timeIntoRedS { s += String(format: "  %.2f s into red", t) }
+            return s
+        }
+        for r in result.appeared { print(line("+", r)) }
+        for r in result.disappeared { print(line("-", r)) }
+        for c in result.changed { print("~ \(c.id)  changed: \(c.fields.joined(separator: ", "))") }
+        if result.appeared.isEmpty && result.disappeared.isEmpty && result.changed.isEmpty { print("no change") }
+        if let out {
+            let text = try result.after.map { try $0.jsonLine() + "\n" }.joined()
+            try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+            print("replayed records: \(out)")
+        }
+    }
+}
