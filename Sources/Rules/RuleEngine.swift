@@ -130,7 +130,8 @@ func lineFit(_ range: Range<Int>, time: (Int) -> Double, value: (Int) -> Double)
 }
 
 /// Whether the box keeps its shape from frame to frame over `range`, as a rigid vehicle's does: neither width nor
-/// height changes by more than 20 % plus twice the edge quantisation between consecutive observations. A box that
+/// height changes by more than 20 % (per 0.1 s, across gaps) plus twice the edge quantisation between consecutive
+/// observations. A box that
 /// jumps (two vehicles merging or parting, a shadow joining, part of the vehicle lost) makes its edges, and so every
 /// position measured from them, untrustworthy.
 /// With `allowGrowth`, only shrinking counts: a box that grows (merging with a neighbour) moves its top up and its
@@ -141,9 +142,11 @@ func boxesSteady(_ t: TrackTable, _ range: Range<Int>, jitterPixels: Double, all
     var i = range.lowerBound + 1
     while i < range.upperBound {
         let a = t.box[i - 1], b = t.box[i]
+        // Across a gap (an occlusion joined over) perspective changes the size more: 20 % per 0.1 s.
+        let share = 0.2 * max(1, (t.pts[i] - t.pts[i - 1]) / 0.1)
         let dh = allowGrowth ? a.height - b.height : abs(b.height - a.height)
         let dw = allowGrowth ? a.width - b.width : abs(b.width - a.width)
-        if dh > 0.2 * max(a.height, b.height) + 2 * jitterPixels || dw > 0.2 * max(a.width, b.width) + 2 * jitterPixels { return false }
+        if dh > share * max(a.height, b.height) + 2 * jitterPixels || dw > share * max(a.width, b.width) + 2 * jitterPixels { return false }
         i += 1
     }
     return true

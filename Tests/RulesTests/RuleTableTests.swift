@@ -234,7 +234,7 @@ struct SpeedingTableTests {
         let a = Track(id: 1, points: whole.points.filter { $0.time.pts < 1.2 })
         let b = Track(id: 2, points: whole.points.filter { $0.time.pts > 1.5 })
         let (events, stats) = RuleEngine(rules: motorwayRules()).evaluate(tracks: [a, b], timeline: nil)
-        #expect(events.count == 1)
+        #expect(events.count == 1, "\(stats)")
         #expect(events.first?.tracks == [1, 2])
         #expect(stats.fragmentsJoined == 1)
         #expect(abs(events.first!.speedKmh! - 130) <= events.first!.speedUncertaintyKmh!)
