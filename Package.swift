@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "SceneSynthTests", dependencies: ["SceneSynth", "VideoIO", "TrafficModel"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "TrafficModel"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Rules", "TrafficModel", "VideoIO", "Scoring", "SceneSynth"]),
-        .testTarget(name: "CommandLineTests", dependencies: ["VideoIO", "TrafficModel", "roadwatch"]),
+        .testTarget(name: "CommandLineTests", dependencies: ["VideoIO", "TrafficModel", "Pipeline", "Scoring", "SceneSynth", "roadwatch"]),
     ],
     swiftLanguageModes: [.v6]
 )

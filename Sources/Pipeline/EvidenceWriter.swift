@@ -133,7 +133,7 @@ public struct EvidenceWriter {
         return rounded.truncatingRemainder(dividingBy: 1000) == 0 ? FrameRate(Int(rounded / 1000)) : FrameRate(Int(rounded), 1000)
     }
 
-    static func sha256(_ bytes: [UInt8]) -> String {
+    public static func sha256(_ bytes: [UInt8]) -> String {
         SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
     }
 }

@@ -1,0 +1,212 @@
+import Foundation
+import Pipeline
+import Scoring
+import SceneSynth
+import Testing
+import TrafficModel
+import VideoIO
+
+/// `roadwatch run` as an operator runs it, on real decoded video: the samples scored against their truth; split
+/// and overlapping footage; a second run, a run with other job and thread counts, and a run killed and resumed.
+@Suite(.serialized)
+struct RunCommandTests {
+    static let samples = packageRoot.appendingPathComponent("SampleVideo")
+
+    func score(_ dir: String, truth name: String) throws -> ViolationScore {
+        let truth = try SceneTruth.load(Self.samples.appendingPathComponent("\(name).truth.json").path)
+        return ViolationScore.score(records: try ScoredRecord.load(dir), truth: truth)
+    }
+
+    @Test("the sample pipelines: every record true, the runners and speeders found, speeds within 2.5 km/h")
+    func samples() throws {
+        try withTemporaryDirectory { dir in
+            struct Sample { var pipeline: String; var truth: String; var rule: String; var minimumRecall: Double }
+            // Recall floors are what the motion detector reaches today (docs/accuracy.md); precision must be 1.
+            let samples = [
+                Sample(pipeline: "sample-junction", truth: "junction-day", rule: "red_light", minimumRecall: 1.0),
+                Sample(pipeline: "sample-junction-night", truth: "junction-night", rule: "red_light", minimumRecall: 0.66),
+                Sample(pipeline: "sample-highway", truth: "highway-day", rule: "speeding", minimumRecall: 0.6),
+            ]
+            for s in samples {
+                let out = dir.appendingPathComponent(s.pipeline).path
+                let result = try CLI.run(["run", packageRoot.appendingPathComponent("Pipelines/\(s.pipeline).yaml").path, "--out", out, "--plain"])
+                #expect(result.status == 0, "\(result.stderr)")
+                #expect(result.stdout.contains("1 ok, 0 failed"), "\(result.stdout)")
+                let scored = try score(out, truth: s.truth)
+                for rule in scored.rules {
+                    #expect(rule.precision == 1.0, "\(s.pipeline) \(rule.rule): false records \(rule.falsePositives)")
+                    #expect(rule.duplicates == 0)
+                }
+                let main = try #require(scored.rules.first { $0.rule == s.rule })
+                #expect(main.recall >= s.minimumRecall, "\(s.pipeline): recall \(main.recall)")
+                if s.rule == "speeding" {
+                    #expect(try #require(main.speedErrorMeanKmh) <= 1.5)
+                    #expect(try #require(main.speedErrorP95Kmh) <= 2.5)
+                }
+                try checkOutputs(out)
+            }
+        }
+    }
+
+    /// Records, store, evidence and run.json agree, and the evidence decodes.
+    func checkOutputs(_ out: String) throws {
+        let records = try Replay.readRecords(out + "/violations.jsonl")
+        let store = try Store(path: out + "/roadwatch.sqlite")
+        #expect(try store.integrityCheck() == "ok")
+        #expect(try store.schemaVersion() == "v1")
+        #expect(try store.inputs().allSatisfy { $0.status == "done" })
+        let evidence = try store.evidence()
+        #expect(evidence.count == records.reduce(0) { $0 + $1.evidence.count })
+        let run = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/run.json"))) as! [String: Any]
+        let totals = run["violations"] as! [String: Any]
+        let jsonl = try Data(contentsOf: URL(fileURLWithPath: out + "/violations.jsonl"))
+        #expect(totals["jsonlSha256"] as? String == EvidenceWriter.sha256(Array(jsonl)))
+        for r in records {
+            #expect(r.evidence.count == 3, "\(r.id): \(r.evidence.map(\.kind))")
+            for e in r.evidence {
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: out + "/" + e.path))
+                #expect(EvidenceWriter.sha256(Array(bytes)) == e.sha256, "\(e.path)")
+                let reader = try VideoReader(path: out + "/" + e.path)
+                var frames = 0
+                while try reader.nextFrame() != nil { frames += 1 }
+                if e.kind == "clip" {
+                    // 2 s (junction) or 1.5 s (motorway) either side, cut exactly, not at a key frame.
+                    let fps = reader.info.averageFrameRate ?? 25
+                    let expected = (r.rule == .speeding ? 3.0 : 4.0) * fps
+                    #expect(abs(Double(frames) - expected) <= 2, "\(e.path): \(frames) frames, expected about \(expected)")
+                } else {
+                    #expect(frames == 1)
+                    #expect(reader.info.width >= 1280)
+                }
+            }
+        }
+    }
+
+    /// Two overlapping pieces of the day junction: A = 0–17 s, B = 8–30 s (creation_time 8 s later).
+    static func writeOverlappingPieces(into dir: URL) throws -> [String] {
+        let source = try VideoReader(path: samples.appendingPathComponent("junction-day.mp4").path)
+        let start = try #require(source.info.creationTime)
+        var settings = EncoderSettings(frameRate: FrameRate(25), quality: 18)
+        settings.creationTime = start
+        let a = try VideoWriter(path: dir.appendingPathComponent("cam-0830.mp4").path, width: 1280, height: 720, settings: settings)
+        settings.creationTime = start.addingTimeInterval(8)
+        let b = try VideoWriter(path: dir.appendingPathComponent("cam-0838.mp4").path, width: 1280, height: 720, settings: settings)
+        while let frame = try source.nextFrame() {
+            let picture = frame.picture()
+            if frame.index < 425 { try a.write(picture) }
+            if frame.index >= 200 { try b.write(picture) }
+        }
+        try a.finish()
+        try b.finish()
+        return [dir.appendingPathComponent("cam-0830.mp4").path, dir.appendingPathComponent("cam-0838.mp4").path]
+    }
+
+    @Test("overlapping footage counts once; a second run skips; jobs and threads do not change a byte; a killed run resumes to the same result")
+    func overlapResumeDeterminism() throws {
+        try withTemporaryDirectory { dir in
+            let footage = dir.appendingPathComponent("footage")
+            try FileManager.default.createDirectory(at: footage, withIntermediateDirectories: true)
+            _ = try Self.writeOverlappingPieces(into: footage)
+            let pipeline = packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path
+
+            // 1. Both pieces, two at a time.
+            let first = dir.appendingPathComponent("first").path
+            let r1 = try CLI.run(["run", pipeline, footage.path, "--out", first, "--jobs", "2", "--plain"])
+            #expect(r1.status == 0, "\(r1.stderr)")
+            let records = try Replay.readRecords(first + "/violations.jsonl")
+            // The three runners, each once, by wall-clock time against the truth.
+            let truth = try SceneTruth.load(Self.samples.appendingPathComponent("junction-day.truth.json").path)
+            let t0 = try #require(ISO8601Instant.parse(truth.video.startTime))
+            let trueTimes = truth.violations.map { t0.addingTimeInterval($0.timeS) }
+            let recordTimes = records.compactMap { $0.time.flatMap(ISO8601Instant.parse) }
+            #expect(recordTimes.count == records.count)
+            #expect(records.count == 3, "\(records.map { ($0.input.path, $0.ptsS) })")
+            for t in trueTimes { #expect(recordTimes.filter { abs($0.timeIntervalSince(t)) <= 1 }.count == 1, "\(t)") }
+            let run1 = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: first + "/run.json"))) as! [String: Any]
+            #expect((run1["violations"] as! [String: Any])["duplicatesAcrossInputs"] as? Int == 1)
+            let bytes1 = try Data(contentsOf: URL(fileURLWithPath: first + "/violations.jsonl"))
+
+            // 2. Again into the same folder: nothing redone, nothing changed.
+            let r2 = try CLI.run(["run", pipeline, footage.path, "--out", first, "--plain"])
+            #expect(r2.status == 0)
+            #expect(r2.stdout.contains("0 ok, 0 failed, 2 skipped"), "\(r2.stdout)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: first + "/violations.jsonl")) == bytes1)
+
+            // 3. One job, one decoder thread: the same bytes, evidence hashes included.
+            let second = dir.appendingPathComponent("second").path
+            let r3 = try CLI.run(["run", pipeline, footage.path, "--out", second, "--jobs", "1", "--threads", "1", "--plain"])
+            #expect(r3.status == 0)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: second + "/violations.jsonl")) == bytes1)
+
+            // 4. Killed after the first input, then resumed.
+            let third = dir.appendingPathComponent("third").path
+            let process = Process()
+            process.executableURL = CLI.binary
+            process.arguments = ["run", pipeline, footage.path, "--out", third, "--jobs", "1", "--plain"]
+            let err = Pipe()
+            process.standardError = err
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            var seen = ""
+            while !seen.contains("done ") {
+                let chunk = err.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                seen += String(decoding: chunk, as: UTF8.self)
+            }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            #expect(seen.contains("done "), "the run ended before the first input was done: \(seen)")
+            let partial = try Store(path: third + "/roadwatch.sqlite")
+            #expect(try partial.integrityCheck() == "ok")
+            #expect(try partial.inputs().filter { $0.status == "done" }.count == 1)
+            let r4 = try CLI.run(["run", pipeline, footage.path, "--out", third, "--plain"])
+            #expect(r4.status == 0, "\(r4.stderr)")
+            #expect(r4.stdout.contains("1 ok, 0 failed, 1 skipped"), "\(r4.stdout)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: third + "/violations.jsonl")) == bytes1)
+            // No temporary files left behind anywhere in the run folder.
+            let leftovers = FileManager.default.enumerator(atPath: third)!.compactMap { $0 as? String }
+                .filter { ($0 as NSString).lastPathComponent.hasPrefix(".") && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }
+            #expect(leftovers.isEmpty, "\(leftovers)")
+
+            // Replay with the run's own pipeline changes nothing; a 30 s grace period removes every record.
+            let replay = try CLI.run(["replay", first])
+            #expect(replay.status == 0 && replay.stdout.contains("no change"), "\(replay.stdout)\(replay.stderr)")
+            let lenient = dir.appendingPathComponent("lenient.yaml").path
+            try String(contentsOfFile: pipeline, encoding: .utf8).replacingOccurrences(of: "grace_s: 0.3", with: "grace_s: 5")
+                .write(toFile: lenient, atomically: true, encoding: .utf8)
+            let replayed = try CLI.run(["replay", first, "--pipeline", lenient])
+            #expect(replayed.status == 0, "\(replayed.stderr)")
+            #expect(replayed.stdout.components(separatedBy: "\n- ").count - 1 >= 1, "\(replayed.stdout)")
+        }
+    }
+
+    @Test("bad inputs are named and the others processed; an output folder whose parent is missing fails before any work")
+    func badInputsAndOutput() throws {
+        try withTemporaryDirectory { dir in
+            let text = dir.appendingPathComponent("notes.mp4").path
+            try "not a video".write(toFile: text, atomically: true, encoding: .utf8)
+            let pipeline = packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path
+            let missing = dir.appendingPathComponent("nope/out").path
+            let refused = try CLI.run(["run", pipeline, text, "--out", missing])
+            #expect(refused.status == 5)
+            #expect(refused.stderr.contains("error: \(missing): the parent folder"), "\(refused.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: missing))
+
+            let out = dir.appendingPathComponent("out").path
+            let result = try CLI.run(["run", pipeline, text, dir.appendingPathComponent("absent.mp4").path, "--out", out, "--plain"])
+            #expect(result.status == 3)
+            #expect(result.stderr.contains("error: \(text): cannot open"), "\(result.stderr)")
+            #expect(result.stderr.contains("absent.mp4: cannot open: No such file or directory"), "\(result.stderr)")
+            let store = try Store(path: out + "/roadwatch.sqlite")
+            let rows = try store.inputs()
+            #expect(rows.count == 2 && rows.allSatisfy { $0.status == "failed" && $0.error != nil })
+
+            let bad = dir.appendingPathComponent("bad.yaml").path
+            try String(contentsOfFile: pipeline, encoding: .utf8).replacingOccurrences(of: "grace_s: 0.3", with: "grace: 0.3")
+                .write(toFile: bad, atomically: true, encoding: .utf8)
+            let invalid = try CLI.run(["run", bad, "--out", out])
+            #expect(invalid.status == 2)
+            #expect(invalid.stderr.contains("error: rules.red_light.grace: unknown key 'grace'; did you mean 'grace_s'?"), "\(invalid.stderr)")
+        }
+    }
+}
