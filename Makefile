@@ -2,8 +2,8 @@
 # Both install the FFmpeg development packages with apt-get when pkg-config cannot find them.
 
 SWIFT        ?= swift
-FFMPEG_PC    := libavformat libavcodec libswscale libavutil
-FFMPEG_DEBS  := pkg-config libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
+FFMPEG_PC    := libavformat libavcodec libswscale libavutil sqlite3
+FFMPEG_DEBS  := pkg-config libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libsqlite3-dev
 SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ROADWATCH    := .build/release/roadwatch
 SAMPLES      := $(wildcard SampleVideo/*.mp4)
@@ -12,10 +12,10 @@ SAMPLES      := $(wildcard SampleVideo/*.mp4)
 
 all: build
 
-# Installs FFmpeg's development packages only when pkg-config does not find them.
+# Installs FFmpeg's (and SQLite's, for the store) development packages only when pkg-config does not find them.
 deps:
 	@if ! pkg-config --exists $(FFMPEG_PC) 2>/dev/null; then \
-		echo "roadwatch: FFmpeg development packages not found; installing $(FFMPEG_DEBS) with apt-get"; \
+		echo "roadwatch: FFmpeg/SQLite development packages not found; installing $(FFMPEG_DEBS) with apt-get"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(FFMPEG_DEBS); \
 	fi
@@ -23,11 +23,23 @@ deps:
 build: deps
 	$(SWIFT) build -c release --product roadwatch
 
-DEMO_INPUTS  := $(or $(SAMPLES),$(wildcard ../shared/footage/*/*.mp4 ../shared/footage/*/*.avi))
+DEMO_PIPELINES := sample-junction sample-junction-night sample-highway
 
+# The real job on the sample footage: one run per sample pipeline into demo-output/, each scored against the
+# footage's exact truth.
 demo: build
-	@echo "== roadwatch probe on the sample footage"
-	$(ROADWATCH) probe $(DEMO_INPUTS)
+	@rm -rf demo-output && mkdir demo-output
+	@for p in $(DEMO_PIPELINES); do \
+		echo "== roadwatch run Pipelines/$$p.yaml --out demo-output/$$p"; \
+		$(ROADWATCH) run Pipelines/$$p.yaml --out demo-output/$$p --plain || exit $$?; echo; \
+	done
+	@echo "== roadwatch score against the samples' truth"
+	@$(ROADWATCH) score demo-output/sample-junction SampleVideo/junction-day.truth.json
+	@$(ROADWATCH) score demo-output/sample-junction-night SampleVideo/junction-night.truth.json
+	@$(ROADWATCH) score demo-output/sample-highway SampleVideo/highway-day.truth.json
+	@echo
+	@echo "Look at: demo-output/*/violations.jsonl (records), demo-output/*/evidence/ (stills and clips),"
+	@echo "demo-output/*/run.json (per-input figures); re-apply changed rules in seconds: $(ROADWATCH) replay demo-output/sample-highway --pipeline FILE"
 
 # Builds the tests once, then runs every suite (XCTest and Swift Testing).
 test: deps
