@@ -89,7 +89,14 @@ public struct RuleEngine: Sendable {
         let sorted = events.sorted { ($0.pts, $0.rule, $0.track) < ($1.pts, $1.rule, $1.track) }
         var kept: [RuleEvent] = []
         for e in sorted {
-            if let j = kept.lastIndex(where: { $0.rule == e.rule && $0.lane == e.lane && e.pts - $0.pts <= rules.dedupWindowSeconds && sameVehicle($0, e) }) {
+            // Kept events are in time order: look back only as far as the window reaches.
+            var match: Int?
+            var j = kept.count - 1
+            while j >= 0 && e.pts - kept[j].pts <= rules.dedupWindowSeconds {
+                if kept[j].rule == e.rule && kept[j].lane == e.lane && sameVehicle(kept[j], e) { match = j; break }
+                j -= 1
+            }
+            if let j = match {
                 stats.duplicatesMerged += 1
                 if e.quality > kept[j].quality {
                     var better = e

@@ -28,29 +28,56 @@ public struct TrackTable: Sendable {
     /// infinity (above the horizon) are dropped.
     public init(tracks: [Track], calibration: Calibration) {
         let h = calibration.imageToWorld.m
+        let (h0, h1, h2, h3, h4, h5, h6, h7, h8) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8])
         let total = tracks.reduce(0) { $0 + $1.points.count }
-        frame.reserveCapacity(total); pts.reserveCapacity(total); box.reserveCapacity(total)
-        groundX.reserveCapacity(total); groundY.reserveCapacity(total); topX.reserveCapacity(total); topY.reserveCapacity(total)
-        for track in tracks {
-            let before = pts.count
-            for p in track.points where !p.coasted {
-                let b = p.box
-                let u = b.x + b.width / 2, vb = b.y + b.height, vt = b.y
-                let wb = h[6] * u + h[7] * vb + h[8], wt = h[6] * u + h[7] * vt + h[8]
-                guard wb > 1e-9 || wb < -1e-9, wt > 1e-9 || wt < -1e-9 else { continue }
-                frame.append(p.time.index)
-                pts.append(p.time.pts)
-                box.append(b)
-                groundX.append((h[0] * u + h[1] * vb + h[2]) / wb)
-                groundY.append((h[3] * u + h[4] * vb + h[5]) / wb)
-                topX.append((h[0] * u + h[1] * vt + h[2]) / wt)
-                topY.append((h[3] * u + h[4] * vt + h[5]) / wt)
-            }
-            guard pts.count > before else { continue }
-            ids.append(track.id)
-            joined.append([track.id])
-            starts.append(pts.count)
+        // One pass straight into uninitialised columns (no zero fill, no per-point growth checks); `n` counts
+        // what was written and becomes each column's length.
+        var starts = [0], ids: [Int] = [], joined: [[Int]] = []
+        ids.reserveCapacity(tracks.count); joined.reserveCapacity(tracks.count); starts.reserveCapacity(tracks.count + 1)
+        var n = 0
+        func column<T>(_ fill: (UnsafeMutableBufferPointer<T>) -> Void) -> [T] {
+            [T](unsafeUninitializedCapacity: total) { buffer, count in fill(buffer); count = n }
         }
+        // The first column's pass does the work and records where each track ends; the others copy from it.
+        var frame: [Int] = []
+        var pts: [Double] = [], box: [Box] = [], gx: [Double] = [], gy: [Double] = [], tx: [Double] = [], ty: [Double] = []
+        pts = column { (pts: UnsafeMutableBufferPointer<Double>) in
+            frame = [Int](unsafeUninitializedCapacity: total) { frame, frameCount in
+            box = [Box](unsafeUninitializedCapacity: total) { box, boxCount in
+            gx = [Double](unsafeUninitializedCapacity: total) { gx, gxCount in
+            gy = [Double](unsafeUninitializedCapacity: total) { gy, gyCount in
+            tx = [Double](unsafeUninitializedCapacity: total) { tx, txCount in
+            ty = [Double](unsafeUninitializedCapacity: total) { ty, tyCount in
+                for track in tracks {
+                    let before = n
+                    track.points.withUnsafeBufferPointer { points in
+                        for p in points where !p.coasted {
+                            let b = p.box
+                            let u = b.x + b.width * 0.5, vb = b.y + b.height, vt = b.y
+                            let wb = h6 * u + h7 * vb + h8, wt = h6 * u + h7 * vt + h8
+                            guard abs(wb) > 1e-9, abs(wt) > 1e-9 else { continue }
+                            let ib = 1 / wb, it = 1 / wt
+                            (frame.baseAddress! + n).initialize(to: p.time.index)
+                            (pts.baseAddress! + n).initialize(to: p.time.pts)
+                            (box.baseAddress! + n).initialize(to: b)
+                            (gx.baseAddress! + n).initialize(to: (h0 * u + h1 * vb + h2) * ib)
+                            (gy.baseAddress! + n).initialize(to: (h3 * u + h4 * vb + h5) * ib)
+                            (tx.baseAddress! + n).initialize(to: (h0 * u + h1 * vt + h2) * it)
+                            (ty.baseAddress! + n).initialize(to: (h3 * u + h4 * vt + h5) * it)
+                            n &+= 1
+                        }
+                    }
+                    guard n > before else { continue }
+                    ids.append(track.id)
+                    joined.append([track.id])
+                    starts.append(n)
+                }
+                tyCount = n
+            }; txCount = n }; gyCount = n }; gxCount = n }; boxCount = n }; frameCount = n }
+        }
+        self.ids = ids; self.joined = joined; self.starts = starts
+        self.frame = frame; self.pts = pts; self.box = box
+        groundX = gx; groundY = gy; topX = tx; topY = ty
     }
 
     /// The same tracks with fragments of one vehicle joined: track B continues track A when B starts after A
@@ -75,27 +102,44 @@ public struct TrackTable: Sendable {
                        lane: lane(box[i].bottomCenter))
         }
         let order = (0..<count).sorted { (pts[starts[$0]], ids[$0]) < (pts[starts[$1]], ids[$1]) }
+        // Each track's two ends, summarised once; candidates for a track's continuation are found by binary search
+        // over start times (n log n, not n²).
+        let heads = (0..<count).map { summary($0, atStart: true) }
+        let tails = (0..<count).map { summary($0, atStart: false) }
+        let startTimes = order.map { pts[starts[$0]] }
         var next = [Int?](repeating: nil, count: count), taken = [Bool](repeating: false, count: count)
         for a in order {
-            let end = summary(a, atStart: false)
+            let end = tails[a]
             let speedA = (end.vx * end.vx + end.vy * end.vy).squareRoot()
-            guard speedA > 0.5 else { continue }
+            guard speedA > 0.5, range(a).count >= 3 else { continue }
+            var lo = 0, hi = startTimes.count
+            while lo < hi { let mid = (lo + hi) / 2; if startTimes[mid] <= end.t1 { lo = mid + 1 } else { hi = mid } }
             var best: (Int, Double)?
-            for b in order where b != a && !taken[b] {
-                let start = summary(b, atStart: true)
+            var j = lo
+            while j < order.count && startTimes[j] - end.t1 <= window {
+                let b = order[j]
+                j += 1
+                guard b != a, !taken[b] else { continue }
+                let start = heads[b]
                 let dt = start.t0 - end.t1
-                guard dt > 0, dt <= window, start.lane == end.lane else { continue }
+                guard dt > 0, start.lane == end.lane, range(b).count >= 3 else { continue }
                 let ex = end.x + end.vx * dt, ey = end.y + end.vy * dt
                 let miss = ((start.x - ex) * (start.x - ex) + (start.y - ey) * (start.y - ey)).squareRoot()
                 let speedB = (start.vx * start.vx + start.vy * start.vy).squareRoot()
                 // Both fragments must show their speed (3 points or more), and agree on it.
-                let consistent = range(b).count >= 3 && range(a).count >= 3 && abs(speedB - speedA) <= max(0.15 * speedA, 5 / 3.6)
-                guard miss <= gap + 0.1 * speedA, consistent else { continue }
+                guard miss <= gap + 0.1 * speedA, abs(speedB - speedA) <= max(0.15 * speedA, 5 / 3.6) else { continue }
                 if best == nil || miss < best!.1 { best = (b, miss) }
             }
             if let (b, _) = best { next[a] = b; taken[b] = true }
         }
+        // Nothing to join: the table as it is, no copy.
+        guard taken.contains(true) else { return self }
         var out = TrackTable()
+        do {
+            out.frame.reserveCapacity(pointCount); out.pts.reserveCapacity(pointCount); out.box.reserveCapacity(pointCount)
+            out.groundX.reserveCapacity(pointCount); out.groundY.reserveCapacity(pointCount)
+            out.topX.reserveCapacity(pointCount); out.topY.reserveCapacity(pointCount)
+        }
         for k in order where !taken[k] {
             var chain = [k]
             while let n = next[chain.last!] { chain.append(n) }
@@ -103,10 +147,10 @@ public struct TrackTable: Sendable {
             var joinedIDs: [Int] = []
             for c in chain {
                 joinedIDs += joined[c]
-                for i in range(c) {
-                    out.frame.append(frame[i]); out.pts.append(pts[i]); out.box.append(box[i])
-                    out.groundX.append(groundX[i]); out.groundY.append(groundY[i]); out.topX.append(topX[i]); out.topY.append(topY[i])
-                }
+                let r = range(c)
+                out.frame.append(contentsOf: frame[r]); out.pts.append(contentsOf: pts[r]); out.box.append(contentsOf: box[r])
+                out.groundX.append(contentsOf: groundX[r]); out.groundY.append(contentsOf: groundY[r])
+                out.topX.append(contentsOf: topX[r]); out.topY.append(contentsOf: topY[r])
             }
             out.joined.append(joinedIDs)
             out.starts.append(out.pts.count)

@@ -6,7 +6,7 @@ struct Roadwatch: ParsableCommand {
         commandName: "roadwatch",
         abstract: "Batch pipeline for traffic-camera enforcement footage.",
         version: RoadwatchVersion.string,
-        subcommands: [RunCommand.self, ValidateCommand.self, ReplayCommand.self, Probe.self, Synth.self, TrackCommand.self, Score.self, Bench.self, EncodeClip.self]
+        subcommands: [RunCommand.self, ValidateCommand.self, ReplayCommand.self, CalibrateCommand.self, VerifyCommand.self, RenderCommand.self, Probe.self, Synth.self, TrackCommand.self, Score.self, Bench.self, EncodeClip.self]
     )
 }
 
@@ -22,4 +22,6 @@ enum ExitStatus {
     static let invalidConfig = ExitCode(2)
     /// The output folder or store cannot be written (missing parent, read-only, disk full).
     static let outputFailed = ExitCode(5)
+    /// `verify` found a mismatch.
+    static let verificationFailed = ExitCode(4)
 }

@@ -311,3 +311,95 @@ struct ReplayCommand: ParsableCommand {
         }
     }
 }
+
+struct CalibrateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calibrate",
+        abstract: "Draw a pipeline's geometry on a frame: 5 m ground grid, lanes, stop line, zone, lamps, calibration points and their errors."
+    )
+
+    @Argument(help: "The pipeline file.", completion: .file(extensions: ["yaml", "yml"]))
+    var pipeline: String
+
+    @Argument(help: "A video from this camera.", completion: .file())
+    var video: String
+
+    @Option(help: "The overlay picture to write (JPEG).")
+    var out: String
+
+    @Option(help: "Seconds into the video for the frame.")
+    var at = 0.0
+
+    func run() throws {
+        let config = try loadPipeline(pipeline)
+        let (picture, pts) = try CalibrationOverlay.render(config: config, video: video, at: at)
+        try JPEGWriter(quality: 3).write(picture, to: out)
+        let c = config.calibration
+        for (i, p) in c.points.enumerated() {
+            print(String(format: "point %d: image (%.1f, %.1f) world (%.2f, %.2f) m: reprojection error %.2f px, %.3f m", i + 1, p.image.x, p.image.y,
+                         p.world.x, p.world.y, c.imageErrors[i], c.worldErrors[i]))
+        }
+        print(String(format: "frame at %.3f s -> %@", pts, out))
+    }
+}
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "For auditors: re-hash a run's exports, evidence and inputs, and re-run inputs to compare the records field by field.",
+        discussion: "Prints MATCH or MISMATCH per file and input, with what differs. Exit status 0 only when everything matches, 4 otherwise. Run it from the folder the run was started in (records name inputs as given)."
+    )
+
+    @Argument(help: "A run folder.", completion: .directory)
+    var runDirectory: String
+
+    @Option(help: "Re-run this many inputs (chosen by their hashes).")
+    var sample = 1
+
+    @Flag(help: "Re-run every input.")
+    var all = false
+
+    @Flag(help: "Check hashes only; re-run nothing.")
+    var hashesOnly = false
+
+    func run() throws {
+        signal(SIGPIPE, SIG_IGN)
+        let verify = Verify(runDirectory: runDirectory, version: RoadwatchVersion.string, clipEncoder: ownExecutable())
+        var findings = try verify.checkFiles()
+        if !hashesOnly { findings += try verify.rerun(sample: all ? nil : sample) }
+        for f in findings where !f.match || !f.subject.hasPrefix("evidence/") {
+            print("\(f.match ? "MATCH   " : "MISMATCH") \(f.subject): \(f.detail)")
+        }
+        let evidence = findings.filter { $0.subject.hasPrefix("evidence/") }
+        print("evidence files: \(evidence.filter(\.match).count) of \(evidence.count) match their records")
+        let bad = findings.filter { !$0.match }.count
+        print(bad == 0 ? "verified: everything matches" : "verification failed: \(bad) mismatch\(bad == 1 ? "" : "es")")
+        if bad > 0 { throw ExitStatus.verificationFailed }
+    }
+}
+
+struct RenderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Debug video: boxes, track ids, speeds, signal state, lines and violations as they happen."
+    )
+
+    @Argument(help: "The pipeline file.", completion: .file(extensions: ["yaml", "yml"]))
+    var pipeline: String
+
+    @Argument(help: "A video from this camera.", completion: .file())
+    var video: String
+
+    @Option(help: "The annotated video to write (.mp4).")
+    var out: String
+
+    @Option(help: "Decoder threads.")
+    var threads = 2
+
+    func run() throws {
+        let config = try loadPipeline(pipeline)
+        let started = Date()
+        let s = try DebugRender.render(config: config, video: video, out: out, threads: threads)
+        print(String(format: "%d frames, %d tracks, %d violations in %.1f s -> %@", s.frames, s.tracks, s.violations, Date().timeIntervalSince(started), out))
+    }
+}

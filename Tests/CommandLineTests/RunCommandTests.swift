@@ -168,6 +168,26 @@ struct RunCommandTests {
                 .filter { ($0 as NSString).lastPathComponent.hasPrefix(".") && !$0.hasSuffix("-wal") && !$0.hasSuffix("-shm") }
             #expect(leftovers.isEmpty, "\(leftovers)")
 
+            // An auditor's verify: everything matches; one changed byte in a still, or in the records, is named.
+            let verified = try CLI.run(["verify", first, "--sample", "1"])
+            #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+            #expect(verified.stdout.contains("MATCH    ") && verified.stdout.contains("reproduced field by field"), "\(verified.stdout)")
+            let still = first + "/" + records[0].evidence.first { $0.kind == "still_after" }!.path
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: still))
+            bytes[bytes.count / 2] ^= 0x01
+            try bytes.write(to: URL(fileURLWithPath: still))
+            let tampered = try CLI.run(["verify", first, "--hashes-only"])
+            #expect(tampered.status == 4)
+            #expect(tampered.stdout.contains("MISMATCH \(records[0].evidence.first { $0.kind == "still_after" }!.path): sha256"), "\(tampered.stdout)")
+            bytes[bytes.count / 2] ^= 0x01
+            try bytes.write(to: URL(fileURLWithPath: still))
+            var jsonl = try Data(contentsOf: URL(fileURLWithPath: first + "/violations.jsonl"))
+            jsonl[10] = jsonl[10] == UInt8(ascii: "1") ? UInt8(ascii: "2") : UInt8(ascii: "1")
+            try jsonl.write(to: URL(fileURLWithPath: first + "/violations.jsonl"))
+            let edited = try CLI.run(["verify", first, "--hashes-only"])
+            #expect(edited.status == 4 && edited.stdout.contains("MISMATCH violations.jsonl"), "\(edited.stdout)")
+            try bytes1.write(to: URL(fileURLWithPath: first + "/violations.jsonl"))
+
             // Replay with the run's own pipeline changes nothing; a 30 s grace period removes every record.
             let replay = try CLI.run(["replay", first])
             #expect(replay.status == 0 && replay.stdout.contains("no change"), "\(replay.stdout)\(replay.stderr)")
@@ -177,6 +197,58 @@ struct RunCommandTests {
             let replayed = try CLI.run(["replay", first, "--pipeline", lenient])
             #expect(replayed.status == 0, "\(replayed.stderr)")
             #expect(replayed.stdout.components(separatedBy: "\n- ").count - 1 >= 1, "\(replayed.stdout)")
+        }
+    }
+
+    @Test("calibrate draws the geometry on a frame: the stop line red, the lanes green, the points with their errors")
+    func calibrate() throws {
+        try withTemporaryDirectory { dir in
+            let out = dir.appendingPathComponent("overlay.jpg").path
+            let result = try CLI.run(["calibrate", packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path,
+                                      Self.samples.appendingPathComponent("junction-day.mp4").path, "--out", out, "--at", "5"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("point 1: image (364.9, 603.0) world (7.00, 14.59) m: reprojection error 0.00 px"), "\(result.stdout)")
+            let reader = try VideoReader(path: out)
+            let frame = try #require(try reader.nextFrame())
+            #expect(frame.width == 1280 && frame.height == 720)
+            let picture = frame.picture()
+            // The stop line (ground 7–14 m across at 38 m) is drawn red: high Cr along it.
+            let config = try PipelineConfig.load(path: packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path)
+            let line = try #require(config.redLight?.stopLine)
+            let mid = Point2((line.a.x + line.b.x) / 2, (line.a.y + line.b.y) / 2)
+            let cw = (picture.width + 1) / 2
+            let cr = picture.planes[2][Int(mid.y / 2) * cw + Int(mid.x / 2)]
+            #expect(cr > 170, "Cr \(cr) at the stop line")
+        }
+    }
+
+    @Test("render writes an annotated video: every frame, the same size, a data bar burned in")
+    func render() throws {
+        try withTemporaryDirectory { dir in
+            // 100 frames of the day junction.
+            let source = try VideoReader(path: Self.samples.appendingPathComponent("junction-day.mp4").path)
+            let clip = dir.appendingPathComponent("short.mp4").path
+            let writer = try VideoWriter(path: clip, width: 1280, height: 720, settings: EncoderSettings(frameRate: FrameRate(25), quality: 18))
+            while let frame = try source.nextFrame(), frame.index < 100 { try writer.write(frame.picture()) }
+            try writer.finish()
+            let out = dir.appendingPathComponent("annotated.mp4").path
+            let result = try CLI.run(["render", packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, clip, "--out", out])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.hasPrefix("100 frames"), "\(result.stdout)")
+            let reader = try VideoReader(path: out)
+            var frames = 0
+            while let frame = try reader.nextFrame() {
+                frames += 1
+                if frame.index == 50 {
+                    // The data bar: the bottom rows are black with white text.
+                    let picture = frame.picture()
+                    let row = Array(picture.planes[0][(715 * 1280)..<(716 * 1280)])
+                    #expect(row.filter { $0 < 40 }.count > 900, "the bar is dark")
+                    let bar = Array(picture.planes[0][(700 * 1280)..<(712 * 1280)])
+                    #expect(bar.filter { $0 > 200 }.count > 200, "the bar holds text")
+                }
+            }
+            #expect(frames == 100)
         }
     }
 
