@@ -228,11 +228,12 @@ public final class BatchRunner: @unchecked Sendable {
         }
         do {
             progress.mutate { $0.current[slot] = .init(name: name, frames: 0, expected: nil, started: started) }
-            let analysis = try runner.analyse(path: path) { [progress] frames in
+            let analysis = try runner.analyse(path: path) { [progress] frames, expected in
                 progress.mutate { p in
                     let before = p.current[slot]?.frames ?? 0
                     p.framesDone += frames - before
                     p.current[slot]?.frames = frames
+                    p.current[slot]?.expected = expected
                 }
             }
             outcome.frames = analysis.frames

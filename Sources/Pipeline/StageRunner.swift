@@ -55,10 +55,12 @@ public struct StageRunner: Sendable {
 
     // MARK: - Stage 1: decode, detect, track, read the signal
 
-    /// `progress` is called with the frames done so far (from the analysis thread, every 25 frames).
-    public func analyse(path: String, progress: (Int) -> Void = { _ in }) throws -> InputAnalysis {
+    /// `progress` is called with the frames done so far and the frames expected (from the container's index or
+    /// duration, when known), from the analysis thread, every 25 frames.
+    public func analyse(path: String, progress: (Int, Int?) -> Void = { _, _ in }) throws -> InputAnalysis {
         let reader = try VideoReader(path: path, options: DecodeOptions(threads: decoderThreads))
         let info = reader.info
+        let expected = info.frameCount ?? info.duration.flatMap { d in (info.averageFrameRate ?? info.nominalFrameRate).map { Int(d * $0) } }
         let external: ExternalDetections?
         if let file = config.detection.externalFile {
             do { external = try ExternalDetections(path: file, minimumConfidence: config.detection.minimumConfidence) } catch {
@@ -110,10 +112,10 @@ public struct StageRunner: Sendable {
             tracker.update(found)
             lampReader?.observe(frame)
             frames += 1
-            if frames % 25 == 0 { progress(frames) }
+            if frames % 25 == 0 { progress(frames, expected) }
         }
         if let error = decodeError.value { throw error }
-        progress(frames)
+        progress(frames, expected)
         let tracks = tracker.finish()
 
         var timeline: PhaseTimeline?

@@ -180,7 +180,10 @@ final class ProgressDisplay: @unchecked Sendable {
         var lines = p.current.keys.sorted().compactMap { k -> String? in
             guard let c = p.current[k] else { return nil }
             let secs = Date().timeIntervalSince(c.started)
-            return String(format: "  %@: %d frames, %.0f fps", c.name, c.frames, Double(c.frames) / max(secs, 1e-3))
+            let fps = Double(c.frames) / max(secs, 1e-3)
+            guard let expected = c.expected, expected > 0 else { return String(format: "  %@: %d frames, %.0f fps", c.name, c.frames, fps) }
+            let eta = fps > 0 ? String(format: ", ETA %.0f s", Double(max(0, expected - c.frames)) / fps) : ""
+            return String(format: "  %@: %d/%d frames (%.0f%%), %.0f fps%@", c.name, c.frames, expected, 100 * Double(c.frames) / Double(expected), fps, eta)
         }
         lines.append(statusLine())
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
