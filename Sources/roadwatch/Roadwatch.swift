@@ -6,7 +6,7 @@ struct Roadwatch: ParsableCommand {
         commandName: "roadwatch",
         abstract: "Batch pipeline for traffic-camera enforcement footage.",
         version: RoadwatchVersion.string,
-        subcommands: [RunCommand.self, ValidateCommand.self, ReplayCommand.self, CalibrateCommand.self, VerifyCommand.self, RenderCommand.self, Probe.self, Synth.self, TrackCommand.self, Score.self, Bench.self, EncodeClip.self]
+        subcommands: [RunCommand.self, ValidateCommand.self, ReplayCommand.self, CalibrateCommand.self, VerifyCommand.self, RenderCommand.self, KeygenCommand.self, Probe.self, Synth.self, TrackCommand.self, Score.self, Bench.self, EncodeClip.self]
     )
 }
 

@@ -51,6 +51,9 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Plain log lines even on a terminal.")
     var plain = false
 
+    @Option(help: "Sign run.json with this Ed25519 private key (from roadwatch keygen); writes run.json.sig.")
+    var signKey: String?
+
     func validate() throws {
         guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be 1...64") }
         guard (0...64).contains(threads) else { throw ValidationError("--threads must be 0...64") }
@@ -83,6 +86,12 @@ struct RunCommand: ParsableCommand {
             throw ExitStatus.outputFailed
         }
         display.stop()
+        if let signKey {
+            do { try RunSigning.sign(runDirectory: out, keyFile: signKey) } catch {
+                printError("error: \(error)")
+                throw ExitStatus.outputFailed
+            }
+        }
         print(RunReport.table(summary))
         print("\nrecords: \(out)/violations.jsonl, \(out)/violations.csv; evidence: \(out)/evidence/; store: \(out)/roadwatch.sqlite; run: \(out)/run.json")
         if summary.failed > 0 { throw ExitStatus.someInputsFailed }
@@ -365,10 +374,14 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "Check hashes only; re-run nothing.")
     var hashesOnly = false
 
+    @Option(help: "Check run.json's Ed25519 signature (run.json.sig) with this public key.")
+    var publicKey: String?
+
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
         let verify = Verify(runDirectory: runDirectory, version: RoadwatchVersion.string, clipEncoder: ownExecutable())
         var findings = try verify.checkFiles()
+        if let publicKey { findings.insert(try RunSigning.check(runDirectory: runDirectory, publicKeyFile: publicKey), at: 0) }
         if !hashesOnly { findings += try verify.rerun(sample: all ? nil : sample) }
         for f in findings where !f.match || !f.subject.hasPrefix("evidence/") {
             print("\(f.match ? "MATCH   " : "MISMATCH") \(f.subject): \(f.detail)")
@@ -404,5 +417,20 @@ struct RenderCommand: ParsableCommand {
         let started = Date()
         let s = try DebugRender.render(config: config, video: video, out: out, threads: threads)
         print(String(format: "%d frames, %d tracks, %d violations in %.1f s -> %@", s.frames, s.tracks, s.violations, Date().timeIntervalSince(started), out))
+    }
+}
+
+struct KeygenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygen",
+        abstract: "Make an Ed25519 key pair for signing runs: PREFIX.key (private, mode 600) and PREFIX.pub."
+    )
+
+    @Option(help: "Path prefix of the two key files.")
+    var out: String
+
+    func run() throws {
+        let (priv, pub) = try RunSigning.generateKeys(prefix: out)
+        print("private key: \(priv) (keep it on the machines that sign)\npublic key: \(pub) (give it to auditors)")
     }
 }

@@ -252,6 +252,44 @@ struct RunCommandTests {
         }
     }
 
+    @Test("odd input names (spaces, quotes, non-ASCII) work and nothing is written outside the output folder; a signed run verifies, a changed run.json does not")
+    func pathsAndSigning() throws {
+        try withTemporaryDirectory { dir in
+            let folder = dir.appendingPathComponent("night shift ü")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let odd = folder.appendingPathComponent("cam 'a' \"b\" ☃ ü.mp4").path
+            let source = try VideoReader(path: Self.samples.appendingPathComponent("junction-day.mp4").path)
+            let writer = try VideoWriter(path: odd, width: 1280, height: 720, settings: EncoderSettings(frameRate: FrameRate(25), quality: 18))
+            while let frame = try source.nextFrame(), frame.index < 60 { try writer.write(frame.picture()) }
+            try writer.finish()
+            let keys = dir.appendingPathComponent("site").path
+            #expect(try CLI.run(["keygen", "--out", keys]).status == 0)
+            let out = dir.appendingPathComponent("out dir").path
+            let result = try CLI.run(["run", packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, odd, "--out", out, "--plain",
+                                      "--sign-key", keys + ".key"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stderr.contains("done \(odd): 60 frames"), "\(result.stderr)")
+            // Every file is inside the output folder, and per-input files have safe ASCII names.
+            let files = FileManager.default.enumerator(atPath: out)!.compactMap { $0 as? String }
+            for f in files {
+                let full = URL(fileURLWithPath: out).appendingPathComponent(f).standardizedFileURL.path
+                #expect(full.hasPrefix(URL(fileURLWithPath: out).standardizedFileURL.path + "/"), "\(full)")
+            }
+            let tracks = files.filter { $0.hasPrefix("tracks/") }
+            #expect(!tracks.isEmpty && tracks.allSatisfy { $0.unicodeScalars.allSatisfy { $0.isASCII && $0 != "'" && $0 != "\"" && $0 != " " } }, "\(tracks)")
+            let store = try Store(path: out + "/roadwatch.sqlite")
+            #expect(try store.inputs().map(\.path) == [odd])
+
+            let verified = try CLI.run(["verify", out, "--hashes-only", "--public-key", keys + ".pub"])
+            #expect(verified.status == 0 && verified.stdout.contains("MATCH    run.json: signature valid"), "\(verified.stdout)\(verified.stderr)")
+            var manifest = try Data(contentsOf: URL(fileURLWithPath: out + "/run.json"))
+            manifest[manifest.count / 2] ^= 0x20
+            try manifest.write(to: URL(fileURLWithPath: out + "/run.json"))
+            let broken = try CLI.run(["verify", out, "--hashes-only", "--public-key", keys + ".pub"])
+            #expect(broken.status == 4 && broken.stdout.contains("MISMATCH run.json: signature does not match"), "\(broken.stdout)\(broken.stderr)")
+        }
+    }
+
     @Test("bad inputs are named and the others processed; an output folder whose parent is missing fails before any work")
     func badInputsAndOutput() throws {
         try withTemporaryDirectory { dir in
