@@ -177,9 +177,14 @@ public final class MotionDetector {
         lights = mask
         ignoreMask = mask
         for region in options.ignore {
+            // Clipped to the picture: a region may lie outside a picture smaller than the camera's usual one
+            // (found by the damaged-footage corpus: a crash on an empty range).
             let f = Double(factor)
-            for y in max(0, Int(region.y / f))..<min(height, Int((region.maxY / f).rounded(.up))) {
-                for x in max(0, Int(region.x / f))..<min(width, Int((region.maxX / f).rounded(.up))) { ignoreMask[y * width + x] = 1 }
+            let y0 = max(0, Int(region.y / f)), y1 = min(height, Int((region.maxY / f).rounded(.up)))
+            let x0 = max(0, Int(region.x / f)), x1 = min(width, Int((region.maxX / f).rounded(.up)))
+            guard y0 < y1, x0 < x1 else { continue }
+            for y in y0..<y1 {
+                for x in x0..<x1 { ignoreMask[y * width + x] = 1 }
             }
         }
         framesSeen = 0

@@ -64,8 +64,12 @@ public final class SignalReader {
     private func meanLuma(_ luma: PlaneView, _ lamp: LampRegion) -> Double {
         let r = lamp.radius * 0.75, r2 = r * r
         var sum = 0, count = 0
-        for y in max(0, Int(lamp.center.y - r))...min(luma.height - 1, Int(lamp.center.y + r)) {
-            for x in max(0, Int(lamp.center.x - r))...min(luma.width - 1, Int(lamp.center.x + r)) {
+        // A lamp outside this picture (a damaged or smaller video) reads as dark, never as a crash.
+        let y0 = max(0, Int(lamp.center.y - r)), y1 = min(luma.height - 1, Int(lamp.center.y + r))
+        let x0 = max(0, Int(lamp.center.x - r)), x1 = min(luma.width - 1, Int(lamp.center.x + r))
+        guard y0 <= y1, x0 <= x1 else { return 0 }
+        for y in y0...y1 {
+            for x in x0...x1 {
                 let dx = Double(x) + 0.5 - lamp.center.x, dy = Double(y) + 0.5 - lamp.center.y
                 if dx * dx + dy * dy <= r2 { sum += Int(luma[x, y]); count += 1 }
             }

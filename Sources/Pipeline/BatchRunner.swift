@@ -418,6 +418,11 @@ public final class LockedProgress: @unchecked Sendable {
 
 /// SHA-256 and size of a file, read in 1 MiB blocks.
 public func fileSHA256(_ path: String) throws -> (sha256: String, size: Int64) {
+    // Pipes, sockets and devices never end (or never start): refused before anything reads them.
+    if let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType,
+       type != .typeRegular && type != .typeDirectory && type != .typeSymbolicLink {
+        throw PipelineError.input(path, "not a regular file (\(type == .typeCharacterSpecial || type == .typeBlockSpecial ? "a device" : "a pipe or socket")); footage must be files")
+    }
     guard let handle = FileHandle(forReadingAtPath: path) else {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {

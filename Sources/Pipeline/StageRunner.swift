@@ -43,6 +43,9 @@ public struct StageRunner: Sendable {
     public let config: PipelineConfig
     public var decoderThreads: Int
     public var queueDepth = 8
+    /// A decoder that gives no frame for this long is abandoned and the input failed as stalled (the stall
+    /// watchdog). `ROADWATCH_STALL_SECONDS` sets it; 120 s by default.
+    public var stallSeconds: Double = ProcessInfo.processInfo.environment["ROADWATCH_STALL_SECONDS"].flatMap(Double.init) ?? 120
     /// The `roadwatch` executable that encodes H.264 clips in a fresh process (libx264 is byte-reproducible only
     /// one encoder per process: docs/determinism.md); nil writes no clips.
     public var clipEncoder: String?
@@ -95,7 +98,15 @@ public struct StageRunner: Sendable {
         let minimumWidth = config.detection.minimumVehicleWidthM
         let calibration = config.calibration
         defer { queue.cancel() }
-        while let frame = queue.pop() {
+        while true {
+            let next = queue.pop(timeout: stallSeconds)
+            guard case .item(let frame) = next else {
+                if case .timedOut = next {
+                    // The decode thread is stuck inside FFmpeg; it is left behind (it stops at its next push).
+                    throw PipelineError.input(path, String(format: "stalled: the decoder gave no frame for %.0f s after frame %d; abandoned", stallSeconds, frames))
+                }
+                break
+            }
             let time = FrameTime(index: frame.index, pts: frame.pts)
             if frames == 0 { firstPTS = frame.pts }
             lastPTS = frame.pts
@@ -115,6 +126,11 @@ public struct StageRunner: Sendable {
             if frames % 25 == 0 { progress(frames, expected) }
         }
         if let error = decodeError.value { throw error }
+        // A still image, or a file that is all header: not footage.
+        guard frames >= 2 else {
+            throw PipelineError.input(path, frames == 0 ? "no frame could be decoded (\(info.container), \(info.codec))" :
+                "holds a single picture (\(info.container), \(info.codec)), not footage")
+        }
         progress(frames, expected)
         let tracks = tracker.finish()
 
@@ -195,15 +211,26 @@ final class BoundedQueue<Element>: @unchecked Sendable {
     }
 
     func pop() -> Element? {
+        if case .item(let e) = pop(timeout: .infinity) { return e }
+        return nil
+    }
+
+    enum Popped { case item(Element), closed, timedOut }
+
+    /// The next item; `.closed` once closed and drained; `.timedOut` when nothing came for `timeout` seconds.
+    func pop(timeout: Double) -> Popped {
         condition.lock()
         defer { condition.unlock() }
-        while items.count - head == 0 && !closed { condition.wait() }
-        guard items.count - head > 0 else { return nil }
+        let deadline = timeout.isFinite ? Date(timeIntervalSinceNow: timeout) : Date.distantFuture
+        while items.count - head == 0 && !closed {
+            if !condition.wait(until: deadline) && items.count - head == 0 && !closed { return .timedOut }
+        }
+        guard items.count - head > 0 else { return .closed }
         let item = items[head]
         head += 1
         if head > 64 && head * 2 > items.count { items.removeFirst(head); head = 0 }
         condition.broadcast()
-        return item
+        return .item(item)
     }
 
     func close() {
