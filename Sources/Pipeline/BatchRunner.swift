@@ -121,10 +121,27 @@ public final class BatchRunner: @unchecked Sendable {
         for sub in ["evidence", "tracks", "signal"] {
             try? fm.createDirectory(atPath: (dir as NSString).appendingPathComponent(sub), withIntermediateDirectories: true)
         }
+        // Temporary files of a run that was killed (every file is written under a hidden name and renamed into
+        // place): never part of the results, removed before work starts.
+        for sub in ["", "evidence", "tracks", "signal"] {
+            let folder = sub.isEmpty ? dir : (dir as NSString).appendingPathComponent(sub)
+            for name in (try? fm.contentsOfDirectory(atPath: folder)) ?? [] where name.hasPrefix(".") {
+                try? fm.removeItem(atPath: (folder as NSString).appendingPathComponent(name))
+            }
+        }
     }
 
     public func run(inputs: [String]) throws -> RunSummary {
         let started = Date()
+        // One run at a time per folder: a second one would race on the same files.
+        let lockPath = (outputDirectory as NSString).appendingPathComponent("roadwatch.lock")
+        try? FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: false)
+        let lock = open(lockPath, O_RDWR | O_CREAT, 0o644)
+        guard lock >= 0 else { throw PipelineError.output(lockPath, "cannot open the lock file: \(String(cString: strerror(errno)))") }
+        defer { close(lock) }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            throw PipelineError.output(outputDirectory, "another roadwatch run is writing into this folder")
+        }
         try Self.prepareOutput(outputDirectory)
         let store = try Store(path: (outputDirectory as NSString).appendingPathComponent("roadwatch.sqlite"))
         let optionsJSON = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)

@@ -258,6 +258,9 @@ struct EncodeClip: ParsableCommand {
         let cw = (width + 1) / 2, ch = (height + 1) / 2
         let frameBytes = width * height + 2 * cw * ch
         let input = FileHandle.standardInput
+        // Standard input also ends when the parent is killed: then the clip is incomplete and must not be put in
+        // place (a resumed run writes it again). A parent that died leaves this process re-parented.
+        let parent = getppid()
         while true {
             var data = Data()
             while data.count < frameBytes {
@@ -270,6 +273,7 @@ struct EncodeClip: ParsableCommand {
                           Array(bytes[(width * height + cw * ch)...])]
             try writer.write(Picture(width: width, height: height, format: .yuv420p, planes: planes))
         }
+        guard getppid() == parent else { throw ExitCode(1) }  // the writer's temporary file goes with it
         try writer.finish()
     }
 }
