@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import GRDB
 import Rules
 import TrafficModel
 import Tracking
@@ -170,8 +171,10 @@ public final class BatchRunner: @unchecked Sendable {
             do {
                 let outcome = try self.process(inputs[i], hash: hashes.value[i]!, sameAs: sameAs[i], slot: slot, store: store, runID: runID)
                 outcomes.mutate { $0[i] = outcome }
+            } catch let error as DatabaseError {
+                storeError.value = PipelineError.output(store.path, "cannot write the store: \(error.message ?? "\(error)")")
             } catch {
-                // Only the store's own failures end the run (a full disk): nothing half-written stays behind.
+                // Only output failures end the run (a full disk): nothing half-written stays behind.
                 storeError.value = error
             }
         }
@@ -296,8 +299,16 @@ public final class BatchRunner: @unchecked Sendable {
                        records.count == 1 ? "" : "s"))
             for w in analysis.warnings { log("warning: \(w)") }
             return outcome
-        } catch let error as PipelineError where isStoreFailure(error) {
+        } catch let error as PipelineError where isOutputFailure(error) {
+            // The output cannot be written (disk full, read-only): stop the run; what is committed stays whole.
+            progress.mutate { $0.current[slot] = nil }
             throw error
+        } catch let error as VideoIOError where error.kind == .write {
+            progress.mutate { $0.current[slot] = nil }
+            throw PipelineError.output(error.path, "cannot write: \(error.reason)")
+        } catch let error as DatabaseError {
+            progress.mutate { $0.current[slot] = nil }
+            throw PipelineError.output(store.path, "cannot write the store: \(error.message ?? "\(error)")")
         } catch {
             progress.mutate { $0.current[slot] = nil }
             outcome.error = Self.describe(error, path: path)
@@ -306,8 +317,8 @@ public final class BatchRunner: @unchecked Sendable {
         }
     }
 
-    private func isStoreFailure(_ error: PipelineError) -> Bool {
-        if case .output(let p, _) = error, p.hasSuffix("roadwatch.sqlite") { return true }
+    private func isOutputFailure(_ error: PipelineError) -> Bool {
+        if case .output = error { return true }
         return false
     }
 
