@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import SceneSynth
 import Testing
 import VideoIO
 
@@ -7,15 +8,6 @@ import VideoIO
 /// Every bad file gets one clear line naming it and the reason (also in run.json and the store); every good file is
 /// processed exactly as it is alone; no crash, no hang. `ROADWATCH_FUZZ_COUNT=N` adds N more mutations.
 struct BadFootageTests {
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return state >> 17
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-    }
-
     /// The first 40 frames of the day junction, H.264 in MP4 with its index first.
     static func goodClip(_ path: String, from start: Int = 0) throws {
         let source = try VideoReader(path: packageRoot.appendingPathComponent("SampleVideo/junction-day.mp4").path)
@@ -34,7 +26,7 @@ struct BadFootageTests {
 
     /// name → bytes. At least 50 mutations of `clip`, plus files that are not video at all.
     static func corpus(_ clip: Data, extra: Int) throws -> [(String, Data)] {
-        var g = Generator(state: 20_261_125)
+        var g = SceneRandom(seed: 20_261_125)
         var out: [(String, Data)] = []
         let mdat = offset(of: "mdat", in: clip) ?? clip.count / 4
         let media = (mdat + 8)..<clip.count
@@ -47,7 +39,7 @@ struct BadFootageTests {
         for (k, flips) in [1, 10, 100, 1000, 5000].enumerated() {
             for seed in 0..<5 {
                 var d = clip
-                var local = Generator(state: UInt64(1000 * k + seed + 1))
+                var local = SceneRandom(seed: UInt64(1000 * k + seed + 1))
                 for _ in 0..<flips { let i = media.lowerBound + local.below(media.count); d[i] ^= UInt8(1 << local.below(8)) }
                 out.append(("flips-\(flips)-\(seed).mp4", d))
             }
@@ -55,7 +47,7 @@ struct BadFootageTests {
         for (k, deletions) in [1, 5, 50, 500].enumerated() {
             for seed in 0..<5 {
                 var d = clip
-                var local = Generator(state: UInt64(5000 + 100 * k + seed))
+                var local = SceneRandom(seed: UInt64(5000 + 100 * k + seed))
                 for _ in 0..<deletions {
                     let at = media.lowerBound + local.below(max(1, d.count - media.lowerBound - 16))
                     d.removeSubrange(at..<(at + 1 + local.below(8)))
@@ -85,7 +77,7 @@ struct BadFootageTests {
         out.append(("still.jpg", Data(still)))
         for k in 0..<extra {
             var d = clip
-            var local = Generator(state: UInt64(90_000 + k))
+            var local = SceneRandom(seed: UInt64(90_000 + k))
             for _ in 0..<(1 + local.below(200)) { let i = local.below(d.count); d[i] = UInt8(truncatingIfNeeded: local.next()) }
             out.append(("extra-\(k).mp4", d))
         }

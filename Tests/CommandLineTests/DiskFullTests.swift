@@ -35,12 +35,7 @@ struct DiskFullTests {
             return
         }
         try withTemporaryDirectory { dir in
-            let footage = dir.appendingPathComponent("footage")
-            try FileManager.default.createDirectory(at: footage, withIntermediateDirectories: true)
-            try KillResumeTests.pieces(into: footage)
-            let pipeline = dir.appendingPathComponent("junction.yaml").path
-            try (String(contentsOfFile: packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, encoding: .utf8)
-                + "detection:\n  analysis_width: 240\n").write(toFile: pipeline, atomically: true, encoding: .utf8)
+            let (footage, pipeline) = try KillResumeTests.piecesAndPipeline(in: dir)
             let reference = dir.appendingPathComponent("reference").path
             #expect(try CLI.run(["run", pipeline, footage.path, "--out", reference, "--jobs", "2", "--plain"]).status == 0)
 

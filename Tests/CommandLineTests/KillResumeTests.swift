@@ -26,6 +26,17 @@ struct KillResumeTests {
         for w in writers { try w.finish() }
     }
 
+    /// The three pieces in `dir/footage`, and the junction's pipeline analysed at 240 px (quicker) in `dir`.
+    static func piecesAndPipeline(in dir: URL) throws -> (footage: URL, pipeline: String) {
+        let footage = dir.appendingPathComponent("footage")
+        try FileManager.default.createDirectory(at: footage, withIntermediateDirectories: true)
+        try pieces(into: footage)
+        let pipeline = dir.appendingPathComponent("junction.yaml").path
+        try (String(contentsOfFile: packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, encoding: .utf8)
+            + "detection:\n  analysis_width: 240\n").write(toFile: pipeline, atomically: true, encoding: .utf8)
+        return (footage, pipeline)
+    }
+
     func storeContents(_ dir: String) throws -> [String] {
         let store = try Store(path: dir + "/roadwatch.sqlite")
         let inputs = try store.inputs().map { "\($0.key) \($0.path) \($0.sha256) \($0.status) \($0.frames) \($0.durationS)" }
@@ -38,12 +49,7 @@ struct KillResumeTests {
     @Test("ten kills and resumes end exactly where an uninterrupted run ends")
     func killTenTimes() throws {
         try withTemporaryDirectory { dir in
-            let footage = dir.appendingPathComponent("footage")
-            try FileManager.default.createDirectory(at: footage, withIntermediateDirectories: true)
-            try Self.pieces(into: footage)
-            let pipeline = dir.appendingPathComponent("junction.yaml").path
-            try (String(contentsOfFile: packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, encoding: .utf8)
-                + "detection:\n  analysis_width: 240\n").write(toFile: pipeline, atomically: true, encoding: .utf8)
+            let (footage, pipeline) = try Self.piecesAndPipeline(in: dir)
 
             let whole = dir.appendingPathComponent("whole").path
             let uninterrupted = try CLI.run(["run", pipeline, footage.path, "--out", whole, "--jobs", "2", "--plain"])

@@ -1,23 +1,15 @@
 import Foundation
+import SceneSynth
 import Testing
 @testable import Pipeline
 
 /// Random mutations of the sample pipelines (fixed seeds): reading never crashes, and every failure is a list of
 /// errors each with a position inside the file. `ROADWATCH_FUZZ_COUNT=N` runs N mutations per sample instead of 150.
 struct ConfigFuzzTests {
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return state >> 17
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-    }
-
     static let replacements = ["", "-", "0", "-1", "1e309", "nan", "[]", "{}", ":", "\"", "'", "[[", "]]", "- ", "  ", "\t", "null", "~", "&a", "*a", "!!str",
                                "99999999999999999999", "0.0000001", "away", "toward", "world:", "image:", "ü", "\u{0}", "#", "|", ">", "?"]
 
-    static func mutate(_ text: String, _ g: inout Generator) -> String {
+    static func mutate(_ text: String, _ g: inout SceneRandom) -> String {
         var chars = Array(text.unicodeScalars)
         for _ in 0..<(1 + g.below(3)) {
             guard !chars.isEmpty else { break }
@@ -51,7 +43,7 @@ struct ConfigFuzzTests {
     func fuzz(_ file: String) throws {
         let text = try String(contentsOfFile: repositoryRoot + "/Pipelines/" + file, encoding: .utf8)
         let count = ProcessInfo.processInfo.environment["ROADWATCH_FUZZ_COUNT"].flatMap(Int.init) ?? 150
-        var g = Generator(state: file.utf8.reduce(UInt64(7)) { $0 &* 31 &+ UInt64($1) })
+        var g = SceneRandom(seed: file.utf8.reduce(UInt64(7)) { $0 &* 31 &+ UInt64($1) })
         var valid = 0, invalid = 0
         for _ in 0..<count {
             let mutated = Self.mutate(text, &g)

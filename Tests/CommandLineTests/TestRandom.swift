@@ -1,0 +1,6 @@
+import SceneSynth
+
+extension SceneRandom {
+    /// A whole number in 0..<n (tests' mutations: which byte, which bit, which line).
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
+}
