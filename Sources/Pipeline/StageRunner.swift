@@ -81,9 +81,12 @@ public struct StageRunner: Sendable {
         let decodeError = LockedBox<Error?>(nil)
         // The reader belongs to the decode thread until the queue closes; the analysis reads its stats only after.
         let handoff = Handoff(reader)
+        // Fault injection for the watchdog's test: a decoder this slow (milliseconds per frame) looks stuck.
+        let injectedDelay = ProcessInfo.processInfo.environment["ROADWATCH_TEST_DECODE_DELAY_MS"].flatMap(UInt32.init) ?? 0
         let decodeThread = Thread {
             do {
                 while let frame = try handoff.value.nextFrame() {
+                    if injectedDelay > 0 { usleep(injectedDelay * 1000) }
                     if !queue.push(frame) { break }
                 }
             } catch {

@@ -68,6 +68,15 @@ struct RunCommand: ParsableCommand {
             printError("error: no inputs: give footage on the command line or under inputs: in \(pipeline)")
             throw ExitStatus.invalidConfig
         }
+        // Geometry against the picture, when the first input can be opened: before any work.
+        if let first = files.first, let reader = try? VideoReader(path: first) {
+            let problems = config.checkAgainstPicture(width: reader.info.width, height: reader.info.height, video: first)
+            if !problems.isEmpty {
+                for p in problems { printError(p.description) }
+                printError("\(pipeline): \(problems.count) error\(problems.count == 1 ? "" : "s")")
+                throw ExitStatus.invalidConfig
+            }
+        }
         do { try BatchRunner.prepareOutput(out) } catch {
             printError("error: \(error)")
             throw ExitStatus.outputFailed

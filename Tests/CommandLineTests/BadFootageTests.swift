@@ -168,6 +168,22 @@ struct BadFootageTests {
         }
     }
 
+    @Test("a decoder that gives no frame within the stall limit is abandoned: its input fails as stalled, the run goes on")
+    func stallWatchdog() throws {
+        try withTemporaryDirectory { dir in
+            let clip = dir.appendingPathComponent("slow.mp4").path
+            try Self.goodClip(clip)
+            let out = dir.appendingPathComponent("out").path
+            let started = Date()
+            let result = try CLI.run(["run", packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, clip, "--out", out, "--plain",
+                                      "--no-evidence"], environment: ["ROADWATCH_STALL_SECONDS": "1", "ROADWATCH_TEST_DECODE_DELAY_MS": "3000"])
+            #expect(result.status == 3, "\(result.stderr)")
+            #expect(result.stderr.contains("error: \(clip): stalled: the decoder gave no frame for 1 s after frame 0; abandoned"), "\(result.stderr)")
+            #expect(Date().timeIntervalSince(started) < 30)
+            #expect(try Store(path: out + "/roadwatch.sqlite").inputs().first?.status == "failed")
+        }
+    }
+
     @Test("a pipe among the inputs is refused at once, not read forever")
     func pipeInput() throws {
         try withTemporaryDirectory { dir in

@@ -1,11 +1,23 @@
 import Foundation
 import SceneSynth
+import Rules
 import Testing
+import TrafficModel
 @testable import Pipeline
 
 /// Random mutations of the sample pipelines (fixed seeds): reading never crashes, and every failure is a list of
 /// errors each with a position inside the file. `ROADWATCH_FUZZ_COUNT=N` runs N mutations per sample instead of 150.
 struct ConfigFuzzTests {
+    /// Two vehicles driving up a 1280×720 picture, one fast, one stopping, and a signal that cycles.
+    static let probeTracks: [Track] = (0..<2).map { k in
+        Track(id: k + 1, points: (0..<150).map { i in
+            let y = 700 - Double(i) * (k == 0 ? 4 : 2) * (k == 1 && i > 80 ? 0 : 1)
+            return TrackPoint(time: FrameTime(index: i, pts: Double(i) / 25), box: Box(x: 500 + Double(k) * 150, y: y - 60, width: 80, height: 60), coasted: false)
+        })
+    }
+    static let probeTimeline = PhaseTimeline([PhaseInterval(phase: .green, start: 0, end: 2), PhaseInterval(phase: .amber, start: 2, end: 3),
+                                              PhaseInterval(phase: .red, start: 3, end: 10)])
+
     static let replacements = ["", "-", "0", "-1", "1e309", "nan", "[]", "{}", ":", "\"", "'", "[[", "]]", "- ", "  ", "\t", "null", "~", "&a", "*a", "!!str",
                                "99999999999999999999", "0.0000001", "away", "toward", "world:", "image:", "ü", "\u{0}", "#", "|", ">", "?"]
 
@@ -51,6 +63,9 @@ struct ConfigFuzzTests {
             do {
                 let config = try PipelineConfig.parse(text: mutated, path: "fuzz.yaml")
                 _ = config.checkAgainstPicture(width: 1280, height: 720, video: "v.mp4")
+                // What `run` does with a valid file: the rules over tracks (a vehicle up the picture through
+                // every line), which must not crash whatever the geometry.
+                _ = RuleEngine(rules: config.ruleSet(pictureWidth: 1280)).evaluate(tracks: Self.probeTracks, timeline: Self.probeTimeline)
                 valid += 1
             } catch let errors as ConfigErrors {
                 invalid += 1
