@@ -50,6 +50,15 @@ struct DiskFullTests {
             if FileManager.default.fileExists(atPath: out + "/roadwatch.sqlite") {
                 #expect(try Store(path: out + "/roadwatch.sqlite").integrityCheck() == "ok")
             }
+            // A read-only output filesystem is refused before any work.
+            let readOnly = dir.appendingPathComponent("readonly").path
+            try FileManager.default.createDirectory(atPath: readOnly, withIntermediateDirectories: true)
+            #expect(Self.shell("mount -t tmpfs -o size=1m,ro tmpfs '\(readOnly)'") == 0)
+            defer { Self.shell("umount '\(readOnly)'") }
+            let refused = try CLI.run(["run", pipeline, footage.path, "--out", readOnly + "/out", "--plain"])
+            #expect(refused.status == 5 && refused.stderr.contains("error: \(readOnly)/out: cannot create the output folder"), "\(refused.stderr)")
+            #expect(!refused.stderr.contains("done "))
+
             // Free space (the same filesystem, made larger) and resume.
             #expect(Self.shell("mount -o remount,size=100m '\(mountPoint)'") == 0)
             let resumed = try CLI.run(["run", pipeline, footage.path, "--out", out, "--jobs", "1", "--plain"])
