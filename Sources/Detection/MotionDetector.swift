@@ -69,6 +69,8 @@ public final class MotionDetector {
     /// Seconds each pixel has been foreground without a break.
     private var foregroundAge: [Float] = []
     private var lastPTS: Double?
+    /// The background was started by `prime(with:)`: no warm-up.
+    private var primed = false
     /// Global gain of the current frame against the background.
     public private(set) var gain: Float = 1
 
@@ -78,10 +80,26 @@ public final class MotionDetector {
 
     /// Detections in one decoded frame, in full-resolution image coordinates.
     public func detect(_ frame: VideoFrame) -> FrameDetections {
-        if factor == 1 && width == 0 { factor = max(1, Int((Double(frame.width) / Double(options.analysisWidth)).rounded(.up))) }
-        let image = frame.withLuma { GrayImage(shrinking: $0, by: factor) }
+        let image = analysisImage(frame)
         let time = FrameTime(index: frame.index, pts: frame.pts)
         return FrameDetections(time: time, detections: detect(image, pts: frame.pts))
+    }
+
+    /// The frame's luma shrunk to the analysis scale (the whole factor is fixed by the first frame).
+    public func analysisImage(_ frame: VideoFrame) -> GrayImage {
+        if factor == 1 && width == 0 { factor = max(1, Int((Double(frame.width) / Double(options.analysisWidth)).rounded(.up))) }
+        return frame.withLuma { GrayImage(shrinking: $0, by: factor) }
+    }
+
+    /// Starts the background from these images (the per-pixel median of every third) instead of waiting through
+    /// the warm-up: for footage that can be read ahead, so the first seconds are analysed too.
+    public func prime(with images: [GrayImage]) {
+        guard let first = images.first else { return }
+        reset(first)
+        warmup = stride(from: 0, to: images.count, by: 3).map { images[$0].pixels }
+        startBackground()
+        primed = true
+        lastPTS = nil
     }
 
     /// The last foreground mask at analysis resolution (255 = vehicle), for pictures and tests.
@@ -93,9 +111,9 @@ public final class MotionDetector {
     public func detect(_ image: GrayImage, pts: Double) -> [Detection] {
         let dt = lastPTS.map { max(1e-3, min(1, pts - $0)) } ?? 0.04
         lastPTS = pts
-        if width != image.width || height != image.height { reset(image) }
+        if width != image.width || height != image.height { reset(image); primed = false }
         framesSeen += 1
-        if Double(framesSeen) * dt < options.warmupSeconds {
+        if !primed && Double(framesSeen) * dt < options.warmupSeconds {
             if framesSeen % 3 == 1 { warmup.append(image.pixels) }
             return []
         }
@@ -303,5 +321,42 @@ public final class MotionDetector {
                 }
             }
         }
+    }
+}
+
+/// The motion detector for recorded footage, which can be read ahead: it holds the first `warmupSeconds` of frames
+/// (at the analysis scale), starts the background from them, then detects in those same frames before going on, so
+/// a vehicle that passes in the first seconds of a file is not missed (a live detector must wait them out).
+/// Detections come out in frame order, a warm-up's worth late.
+public final class LookaheadDetector {
+    public let detector: MotionDetector
+    private var pending: [(image: GrayImage, time: FrameTime)] = []
+    private var primed = false
+
+    public init(options: MotionDetectorOptions) {
+        detector = MotionDetector(options: options)
+    }
+
+    /// Takes one frame; returns the detections of every frame now ready, in order (none during the warm-up).
+    public func push(_ frame: VideoFrame) -> [FrameDetections] {
+        let time = FrameTime(index: frame.index, pts: frame.pts)
+        if primed { return [detector.detect(frame)] }
+        pending.append((detector.analysisImage(frame), time))
+        guard let first = pending.first, frame.pts - first.time.pts >= detector.options.warmupSeconds else { return [] }
+        return release()
+    }
+
+    /// The detections still held (a file shorter than the warm-up).
+    public func finish() -> [FrameDetections] {
+        primed ? [] : release()
+    }
+
+    private func release() -> [FrameDetections] {
+        guard !pending.isEmpty else { return [] }
+        detector.prime(with: pending.map(\.image))
+        primed = true
+        let out = pending.map { FrameDetections(time: $0.time, detections: detector.detect($0.image, pts: $0.time.pts)) }
+        pending = []
+        return out
     }
 }

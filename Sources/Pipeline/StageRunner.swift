@@ -72,7 +72,7 @@ public struct StageRunner: Sendable {
         } else {
             external = nil
         }
-        let detector = MotionDetector(options: config.detectorOptions)
+        let detector = LookaheadDetector(options: config.detectorOptions)
         let tracker = Tracker(options: config.trackerOptions)
         var lampReader: SignalReader?
         if case .lamps(let lamps)? = config.signal { lampReader = SignalReader(lamps: lamps) }
@@ -100,6 +100,20 @@ public struct StageRunner: Sendable {
         var frames = 0, boxesIn = 0, boxesKept = 0, firstPTS = 0.0, lastPTS = 0.0
         let minimumWidth = config.detection.minimumVehicleWidthM
         let calibration = config.calibration
+        /// Detection's output into tracking, in frame order: boxes narrower on the ground than any vehicle dropped.
+        func track(_ frameDetections: FrameDetections) {
+            var found = frameDetections
+            boxesIn += found.detections.count
+            if minimumWidth > 0 {
+                found.detections.removeAll { d in
+                    // The box's bottom edge on the ground: narrower than any vehicle is noise (a pedestrian, a bag).
+                    guard let a = calibration.world(Point2(d.box.x, d.box.maxY)), let b = calibration.world(Point2(d.box.maxX, d.box.maxY)) else { return false }
+                    return a.distance(to: b) < minimumWidth
+                }
+            }
+            boxesKept += found.detections.count
+            tracker.update(found)
+        }
         defer { queue.cancel() }
         while true {
             let next = queue.pop(timeout: stallSeconds)
@@ -113,22 +127,13 @@ public struct StageRunner: Sendable {
             let time = FrameTime(index: frame.index, pts: frame.pts)
             if frames == 0 { firstPTS = frame.pts }
             lastPTS = frame.pts
-            var found = external?.detections(at: time) ?? detector.detect(frame)
-            boxesIn += found.detections.count
-            if minimumWidth > 0 {
-                found.detections.removeAll { d in
-                    // The box's bottom edge on the ground: narrower than any vehicle is noise (a pedestrian, a bag).
-                    guard let a = calibration.world(Point2(d.box.x, d.box.maxY)), let b = calibration.world(Point2(d.box.maxX, d.box.maxY)) else { return false }
-                    return a.distance(to: b) < minimumWidth
-                }
-            }
-            boxesKept += found.detections.count
-            tracker.update(found)
+            for found in external.map({ [$0.detections(at: time)] }) ?? detector.push(frame) { track(found) }
             lampReader?.observe(frame)
             frames += 1
             if frames % 25 == 0 { progress(frames, expected) }
         }
         if let error = decodeError.value { throw error }
+        if external == nil { for found in detector.finish() { track(found) } }
         // A still image, or a file that is all header: not footage.
         guard frames >= 2 else {
             throw PipelineError.input(path, frames == 0 ? "no frame could be decoded (\(info.container), \(info.codec))" :

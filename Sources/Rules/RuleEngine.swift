@@ -159,6 +159,20 @@ func boxesSteady(_ t: TrackTable, _ range: Range<Int>, jitterPixels: Double, all
     return true
 }
 
+/// Least-squares line of values against times over a range, as slope and the means it passes through.
+@inline(__always)
+func lineFitWithMean(_ range: Range<Int>, time: (Int) -> Double, value: (Int) -> Double) -> (slope: Double, meanTime: Double, meanValue: Double)? {
+    guard range.count >= 2 else { return nil }
+    let n = Double(range.count)
+    var st = 0.0, sv = 0.0
+    for i in range { st += time(i); sv += value(i) }
+    let mt = st / n, mv = sv / n
+    var stt = 0.0, stv = 0.0
+    for i in range { let dt = time(i) - mt; stt += dt * dt; stv += dt * (value(i) - mv) }
+    guard stt > 1e-12 else { return nil }
+    return (stv / stt, mt, mv)
+}
+
 /// The points of `range` whose times lie in [t0, t1].
 @inline(__always)
 func subrange(_ range: Range<Int>, pts: [Double], from t0: Double, to t1: Double) -> Range<Int> {

@@ -59,12 +59,28 @@ struct SpeedMeasurer {
         return nil
     }
 
+    /// The crossing refined by straight-line fits over the frames within 0.3 s either side (time against the
+    /// signed distance to the line, and each ground coordinate against time): the bracketing two frames alone carry
+    /// their full jitter into the time; the fit averages it over about fifteen.
+    private func refined(_ t: TrackTable, _ r: Range<Int>, _ line: GroundLine,
+                         _ c: (time: Double, x: Double, y: Double, forward: Bool, gap: Double, index: Int)) -> (time: Double, x: Double, y: Double, forward: Bool, gap: Double, index: Int) {
+        let around = subrange(r, pts: t.pts, from: c.time - 0.3, to: c.time + 0.3)
+        guard around.count >= 5, let sd = lineFitWithMean(around, time: { t.pts[$0] }, value: { line.side(t.groundX[$0], t.groundY[$0]) }),
+              (sd.slope > 0) == c.forward, abs(sd.slope) > 1e-6 else { return c }
+        let time = sd.meanTime - sd.meanValue / sd.slope
+        guard abs(time - c.time) <= 0.3,
+              let fx = lineFitWithMean(around, time: { t.pts[$0] }, value: { t.groundX[$0] }),
+              let fy = lineFitWithMean(around, time: { t.pts[$0] }, value: { t.groundY[$0] }) else { return c }
+        return (time, fx.meanValue + fx.slope * (time - fx.meanTime), fy.meanValue + fy.slope * (time - fy.meanTime), c.forward, c.gap, c.index)
+    }
+
     func judge(_ t: TrackTable, _ k: Int, _ stats: inout RuleStats) -> RuleEvent? {
         let r = t.range(k)
-        guard let a = crossing(t, r, entry), let b = crossing(t, r, exit), a.forward == b.forward else {
+        guard let rawA = crossing(t, r, entry), let rawB = crossing(t, r, exit), rawA.forward == rawB.forward else {
             stats.zoneNotCovered += 1
             return nil
         }
+        let a = refined(t, r, entry, rawA), b = refined(t, r, exit, rawB)
         let (first, last) = a.time <= b.time ? (a, b) : (b, a)
         let duration = last.time - first.time
         let dx = last.x - first.x, dy = last.y - first.y
