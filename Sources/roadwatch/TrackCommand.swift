@@ -77,15 +77,18 @@ struct TrackCommand: ParsableCommand {
             do {
                 let started = Date()
                 let reader = try VideoReader(path: video, options: DecodeOptions(threads: threads))
-                let detector = MotionDetector(options: options)
+                let detector = LookaheadDetector(options: options)
                 let tracker = Tracker()
                 let signal = lampRegions.isEmpty ? nil : SignalReader(lamps: lampRegions)
                 var frames = 0
                 while let frame = try reader.nextFrame() {
-                    tracker.update(external?.detections(at: FrameTime(index: frame.index, pts: frame.pts)) ?? detector.detect(frame))
+                    for found in external.map({ [$0.detections(at: FrameTime(index: frame.index, pts: frame.pts))] }) ?? detector.push(frame) {
+                        tracker.update(found)
+                    }
                     signal?.observe(frame)
                     frames += 1
                 }
+                if external == nil { for found in detector.finish() { tracker.update(found) } }
                 let tracks = tracker.finish()
                 let name = ((video as NSString).lastPathComponent as NSString).deletingPathExtension
                 let tracksPath = (out as NSString).appendingPathComponent("\(name).tracks.csv")
