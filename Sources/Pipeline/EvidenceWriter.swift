@@ -43,11 +43,13 @@ public struct EvidenceWriter {
             for id in r.event.tracks { for p in byID[id]?.points ?? [] { m[p.time.index] = p.box } }
             boxes[r.recordID] = m
         }
-        var stillsWanted: [Int: [(request: Int, kind: String, box: Box)]] = [:]
+        // What to take, by time: stills at their frames' times, clips over their stretches.
+        struct Still { var request: Int; var kind: String; var frame: Int; var pts: Double; var box: Box }
+        var stills: [Still] = []
         if config.evidence.stills {
-            for (k, r) in requests.enumerated() { for e in r.event.evidence { stillsWanted[e.frame, default: []].append((k, e.kind, e.box)) } }
+            for (k, r) in requests.enumerated() { for e in r.event.evidence { stills.append(Still(request: k, kind: e.kind, frame: e.frame, pts: e.pts, box: e.box)) } }
         }
-        struct OpenClip { var request: Int; var start: Double; var end: Double; var encoder: ClipEncoder?; var path: String }
+        struct OpenClip { var request: Int; var start: Double; var end: Double; var encoder: ClipEncoder?; var path: String; var done = false }
         var clips: [OpenClip] = []
         if config.evidence.clip, runner.clipEncoder != nil {
             for (k, r) in requests.enumerated() {
@@ -56,22 +58,35 @@ public struct EvidenceWriter {
                                       path: (folder as NSString).appendingPathComponent("\(r.recordID).mp4")))
             }
         }
-        let lastFrame = stillsWanted.keys.max() ?? -1
-        let lastTime = clips.map(\.end).max() ?? -.infinity
+        // Stretches to decode: each still's and clip's time, joined where less than 3 s apart (cheaper to decode
+        // through than to seek). Each stretch is reached by seeking to the key frame before it.
+        var spans = (stills.map { ($0.pts, $0.pts) } + clips.map { ($0.start, $0.end) }).sorted { $0.0 < $1.0 }
+        var merged: [(Double, Double)] = []
+        for span in spans {
+            if let last = merged.last, span.0 <= last.1 + 3 { merged[merged.count - 1].1 = max(last.1, span.1) } else { merged.append(span) }
+        }
+        spans = merged
         var results: [String: [ViolationRecord.Evidence]] = [:]
         let reader = try VideoReader(path: path, options: DecodeOptions(threads: runner.decoderThreads))
         let frameRate = Self.frameRate(reader.info)
+        let tolerance = 0.25 / max(1, frameRate.perSecond)
         let jpeg = JPEGWriter(quality: config.evidence.jpegQuality)
+        var taken = Set<Int>()
         defer { for c in clips { c.encoder?.abandon() } }
-        while let frame = try reader.nextFrame() {
-            let wantStill = stillsWanted[frame.index] != nil
-            let active = clips.indices.filter { clips[$0].start <= frame.pts + 1e-6 && frame.pts <= clips[$0].end + 1e-6 }
-            if wantStill || !active.isEmpty {
+        for span in spans {
+            // A container that cannot seek is read from where it is (the start, for the first stretch).
+            _ = try reader.seek(toSeconds: max(0, span.0 - 0.001))
+            while let frame = try reader.nextFrame() {
+                if frame.pts > span.1 + tolerance { break }
+                let wanted = stills.indices.filter { !taken.contains($0) && abs(stills[$0].pts - frame.pts) <= tolerance }
+                let active = clips.indices.filter { !clips[$0].done && clips[$0].start <= frame.pts + 1e-6 && frame.pts <= clips[$0].end + 1e-6 }
+                guard !wanted.isEmpty || !active.isEmpty else { continue }
                 let base = frame.picture()
-                for want in stillsWanted[frame.index] ?? [] {
-                    let r = requests[want.request]
+                for i in wanted {
+                    taken.insert(i)
+                    let want = stills[i], r = requests[want.request]
                     var picture = base
-                    annotate(&picture, box: want.box, caption: r.caption + ["FRAME \(frame.index)  PTS \(String(format: "%.3f", frame.pts)) S  \(want.kind.uppercased())"])
+                    annotate(&picture, box: want.box, caption: r.caption + ["FRAME \(want.frame)  PTS \(String(format: "%.3f", frame.pts)) S  \(want.kind.uppercased())"])
                     let name = "\(r.recordID)-\(want.kind.replacingOccurrences(of: "still_", with: "")).jpg"
                     let file = (folder as NSString).appendingPathComponent(name)
                     let bytes = try jpeg.write(picture, to: file)
@@ -84,17 +99,18 @@ public struct EvidenceWriter {
                                                            rate: frameRate)
                     }
                     var picture = base.format == .yuv420p ? base : Self.toYUV(base)
-                    annotate(&picture, box: boxes[r.recordID]?[frame.index], caption: r.caption + ["FRAME \(frame.index)  PTS \(String(format: "%.3f", frame.pts)) S"])
+                    annotate(&picture, box: boxes[r.recordID]?[frame.index], caption: r.caption + ["PTS \(String(format: "%.3f", frame.pts)) S"])
                     try clips[c].encoder!.write(picture)
                 }
             }
-            for c in clips.indices where clips[c].encoder != nil && frame.pts > clips[c].end {
+            for c in clips.indices where clips[c].encoder != nil && !clips[c].done && clips[c].end <= span.1 + tolerance {
                 try finishClip(&clips[c].encoder, request: requests[clips[c].request], path: clips[c].path, results: &results)
+                clips[c].done = true
             }
-            if frame.index >= lastFrame && frame.pts > lastTime { break }
         }
-        for c in clips.indices where clips[c].encoder != nil {
+        for c in clips.indices where clips[c].encoder != nil && !clips[c].done {
             try finishClip(&clips[c].encoder, request: requests[clips[c].request], path: clips[c].path, results: &results)
+            clips[c].done = true
         }
         for key in results.keys { results[key]!.sort { $0.kind < $1.kind } }
         return results

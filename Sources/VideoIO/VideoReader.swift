@@ -83,6 +83,8 @@ public final class VideoReader {
     private var nextIndex = 0
     private var lastPTS: Double?
     private var firstTimestamp: Int64?
+    /// After a seek, frame indices come from the time.
+    private var seeked = false
 
     /// Pictures larger than this on either side are refused as damaged headers.
     public static let maximumDimension = 16384
@@ -229,6 +231,27 @@ public final class VideoReader {
         return nil
     }
 
+    /// Moves so that decoding goes on from the key frame at or before `seconds` (from the stream's start), for
+    /// reading a stretch of a long file without decoding everything before it. Frame times stay on the same
+    /// origin; frame indices after a seek are counted from the time (`round(pts / frame duration)`), exact for
+    /// constant-rate footage. Returns false (and stays where it was) when the container cannot seek.
+    public func seek(toSeconds seconds: Double) throws -> Bool {
+        // The time origin must be known before jumping: the stream's start, or else the first frame's.
+        if startTimestamp == nil && firstTimestamp == nil {
+            guard try nextFrame() != nil else { return false }
+        }
+        let origin = startTimestamp ?? firstTimestamp!
+        let target = origin + Int64((max(0, seconds) / timeBase).rounded(.down))
+        let status = av_seek_frame(input.pointer, Int32(stream.pointee.index), target, AVSEEK_FLAG_BACKWARD)
+        guard status >= 0 else { return false }
+        avcodec_flush_buffers(decoder.pointer)
+        state = .reading
+        consecutiveReadErrors = 0
+        lastPTS = nil
+        seeked = true
+        return true
+    }
+
     /// Decodes every remaining frame, calling `body` for each; stops early when `body` returns false.
     public func forEachFrame(_ body: (VideoFrame) throws -> Bool) throws {
         while let frame = try nextFrame() {
@@ -333,7 +356,8 @@ public final class VideoReader {
             stats.convertedFrames += 1
         }
         // FFmpeg's gray formats are full range (libswscale converts to and from them as such).
-        let frame = VideoFrame(frame: owned, index: nextIndex, pts: pts, layout: layout, isFullRange: layout == .gray8 || fullRange)
+        let index = seeked ? Int((pts / frameDuration).rounded()) : nextIndex
+        let frame = VideoFrame(frame: owned, index: index, pts: pts, layout: layout, isFullRange: layout == .gray8 || fullRange)
         nextIndex += 1
         return frame
     }
