@@ -13,6 +13,11 @@ func loadPipeline(_ path: String) throws -> PipelineConfig {
     }
 }
 
+/// Whether a path is a regular file: a pipe or device must never be opened to look at it (it can block forever).
+func isRegularFile(_ path: String) -> Bool {
+    (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType == .typeRegular
+}
+
 /// The path of this executable, which encodes evidence clips in child processes.
 func ownExecutable() -> String {
     (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
@@ -69,7 +74,7 @@ struct RunCommand: ParsableCommand {
             throw ExitStatus.invalidConfig
         }
         // Geometry against the picture, when the first input can be opened: before any work.
-        if let first = files.first, let reader = try? VideoReader(path: first) {
+        if let first = files.first(where: isRegularFile), let reader = try? VideoReader(path: first) {
             let problems = config.checkAgainstPicture(width: reader.info.width, height: reader.info.height, video: first)
             if !problems.isEmpty {
                 for p in problems { printError(p.description) }
@@ -226,7 +231,7 @@ struct ValidateCommand: ParsableCommand {
                 let config = try PipelineConfig.load(path: path)
                 var problems: [ConfigDiagnostic] = []
                 let (files, _) = InputList.expand(config.inputs, relativeTo: config.directory)
-                if let first = files.first, let reader = try? VideoReader(path: first) {
+                if let first = files.first(where: isRegularFile), let reader = try? VideoReader(path: first) {
                     problems = config.checkAgainstPicture(width: reader.info.width, height: reader.info.height, video: first)
                 }
                 if problems.isEmpty {

@@ -19,7 +19,7 @@ enum CLI {
         var stderr: String
     }
 
-    static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Result {
+    static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:], timeout: Double = 900) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -29,6 +29,11 @@ enum CLI {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        // A hung command must fail its test, not hang the suite: killed after `timeout` seconds.
+        let pid = process.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+        defer { watchdog.cancel() }
         // Read both pipes while the process runs so that neither can fill up and block it.
         nonisolated(unsafe) var errData = Data()
         let errReader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
