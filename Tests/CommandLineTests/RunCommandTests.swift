@@ -138,6 +138,10 @@ struct RunCommandTests {
             let r3 = try CLI.run(["run", pipeline, footage.path, "--out", second, "--jobs", "1", "--threads", "1", "--plain"])
             #expect(r3.status == 0)
             #expect(try Data(contentsOf: URL(fileURLWithPath: second + "/violations.jsonl")) == bytes1)
+            // One job, two decoder threads: against run 1 only --jobs differs, against run 3 only --threads.
+            let fourth = dir.appendingPathComponent("fourth").path
+            #expect(try CLI.run(["run", pipeline, footage.path, "--out", fourth, "--jobs", "1", "--threads", "2", "--plain"]).status == 0)
+            #expect(try Data(contentsOf: URL(fileURLWithPath: fourth + "/violations.jsonl")) == bytes1)
 
             // 4. Killed after the first input, then resumed.
             let third = dir.appendingPathComponent("third").path
