@@ -259,7 +259,8 @@ public final class BatchRunner: @unchecked Sendable {
             outcome.frames = analysis.frames
             outcome.durationS = rounded(max(0, analysis.lastPTS - analysis.firstPTS), 3)
             outcome.warnings = analysis.warnings
-            let clockStart = RecordBuilder(config: config, version: version).footageStart(path: path, info: analysis.info)
+            let builder = RecordBuilder(config: config, version: version)
+            let clockStart = builder.footageStart(path: path, info: analysis.info)
             outcome.startTime = clockStart.map { RecordBuilder.formatTime($0, offset: config.camera.utcOffsetSeconds) }
 
             let (events, ruleStats) = runner.applyRules(analysis)
@@ -268,7 +269,6 @@ public final class BatchRunner: @unchecked Sendable {
             try writeAnalysis(analysis, stem: base)
 
             // Records: ids from camera, rule, input and event; evidence; then one transaction.
-            let builder = RecordBuilder(config: config, version: version)
             var drafts = events.map { builder.record($0, inputPath: path, inputSha256: hashed.sha256, clockStart: clockStart) }
             let requests = zip(events, drafts).map { EvidenceRequest(recordID: $1.id, event: $0, caption: RecordBuilder.caption($1)) }
             var evidenceCount = 0

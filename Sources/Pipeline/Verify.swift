@@ -78,6 +78,7 @@ public struct Verify {
                                  version: version, clipEncoder: clipEncoder)
         _ = try runner.run(inputs: chosen.map(\.path))
         let again = try Replay.readRecords((scratch as NSString).appendingPathComponent("violations.jsonl"))
+        let droppedAsDuplicates = Set(try store.violations(pipelineSha256: config.sha256).filter { $0.duplicateOf != nil }.map(\.id))
         for input in chosen {
             // Records of this input; cross-input duplicates stay out of both sides' comparison.
             let mine = records.filter { $0.input.sha256 == input.sha256 }
@@ -92,8 +93,7 @@ public struct Verify {
             for id in theirs.keys.sorted() where !ids.contains(id) {
                 // A re-run of one input alone cannot see another input's overlap: a record the run dropped as a
                 // duplicate of another input's is not a mismatch.
-                let dropped = try store.violations(pipelineSha256: config.sha256).first { $0.id == id }?.duplicateOf != nil
-                if !dropped { problems.append("record \(id) appears on re-run only") }
+                if !droppedAsDuplicates.contains(id) { problems.append("record \(id) appears on re-run only") }
             }
             findings.append(Finding(subject: input.path, match: problems.isEmpty,
                                     detail: problems.isEmpty ? "\(mine.count) record\(mine.count == 1 ? "" : "s") reproduced field by field" : problems.joined(separator: "; ")))

@@ -119,40 +119,28 @@ public struct RuleEngine: Sendable {
     }
 }
 
-/// Least-squares slope of values against times over a range (and the RMS of the residuals).
+/// Least-squares slope of values against times over a range (and the RMS of the residuals), at least 3 points.
 @inline(__always)
 func lineFit(_ range: Range<Int>, time: (Int) -> Double, value: (Int) -> Double) -> (slope: Double, rms: Double)? {
-    guard range.count >= 3 else { return nil }
-    let n = Double(range.count)
-    var st = 0.0, sv = 0.0
-    for i in range { st += time(i); sv += value(i) }
-    let mt = st / n, mv = sv / n
-    var stt = 0.0, stv = 0.0
-    for i in range { let dt = time(i) - mt; stt += dt * dt; stv += dt * (value(i) - mv) }
-    guard stt > 1e-12 else { return nil }
-    let slope = stv / stt
+    guard range.count >= 3, let fit = lineFitWithMean(range, time: time, value: value) else { return nil }
     var ss = 0.0
-    for i in range { let r = value(i) - mv - slope * (time(i) - mt); ss += r * r }
-    return (slope, (ss / max(1, n - 2)).squareRoot())
+    for i in range { let r = value(i) - fit.meanValue - fit.slope * (time(i) - fit.meanTime); ss += r * r }
+    return (fit.slope, (ss / Double(range.count - 2)).squareRoot())
 }
 
 /// Whether the box keeps its shape from frame to frame over `range`, as a rigid vehicle's does: neither width nor
 /// height changes by more than 20 % (per 0.1 s, across gaps) plus twice the edge quantisation between consecutive
-/// observations. A box that
-/// jumps (two vehicles merging or parting, a shadow joining, part of the vehicle lost) makes its edges, and so every
-/// position measured from them, untrustworthy.
-/// With `allowGrowth`, only shrinking counts: a box that grows (merging with a neighbour) moves its top up and its
-/// bottom down, which can only make a red-light crossing window wider, never wrongly narrower.
+/// observations. A box that jumps (two vehicles merging or parting, a shadow joining, part of the vehicle lost)
+/// makes its edges, and so every position measured from them, untrustworthy.
 @inline(__always)
-func boxesSteady(_ t: TrackTable, _ range: Range<Int>, jitterPixels: Double, allowGrowth: Bool = false) -> Bool {
+func boxesSteady(_ t: TrackTable, _ range: Range<Int>, jitterPixels: Double) -> Bool {
     guard range.count >= 2 else { return true }
     var i = range.lowerBound + 1
     while i < range.upperBound {
         let a = t.box[i - 1], b = t.box[i]
         // Across a gap (an occlusion joined over) perspective changes the size more: 20 % per 0.1 s.
         let share = 0.2 * max(1, (t.pts[i] - t.pts[i - 1]) / 0.1)
-        let dh = allowGrowth ? a.height - b.height : abs(b.height - a.height)
-        let dw = allowGrowth ? a.width - b.width : abs(b.width - a.width)
+        let dh = abs(b.height - a.height), dw = abs(b.width - a.width)
         if dh > share * max(a.height, b.height) + 2 * jitterPixels || dw > share * max(a.width, b.width) + 2 * jitterPixels { return false }
         i += 1
     }
