@@ -41,10 +41,17 @@ demo: build
 	@echo "Look at: demo-output/*/violations.jsonl (records), demo-output/*/evidence/ (stills and clips),"
 	@echo "demo-output/*/run.json (per-input figures); re-apply changed rules in seconds: $(ROADWATCH) replay demo-output/sample-highway --pipeline FILE"
 
-# Builds the tests once, then runs every suite (XCTest and Swift Testing).
+# Builds the tests once, then runs every suite (XCTest and Swift Testing). The fleet tests need a PostgreSQL: unless
+# ROADWATCH_TEST_DB_URL names one, a throw-away server is installed (Debian's postgresql), started on 127.0.0.1 for
+# the run and removed after (.ci/postgres). ROADWATCH_NO_PG=1 skips them instead.
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	@if [ -n "$$ROADWATCH_TEST_DB_URL" ] || [ "$$ROADWATCH_NO_PG" = 1 ]; then \
+		$(SWIFT) test --skip-build; \
+	else \
+		eval "$$(.ci/postgres start)" && trap '.ci/postgres stop "$$ROADWATCH_TEST_PGDATA"' EXIT && \
+		$(SWIFT) test --skip-build; \
+	fi
 
 # Benchmarks need FFmpeg's command-line tool to compare against.
 bench: build

@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // FFmpeg's C libraries, found with pkg-config; `make` installs them with apt-get when missing.
@@ -42,6 +44,16 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // The fleet: PostgreSQL as the shared job queue and store for many workers on many machines (enqueue, worker,
+        // status, export). The only module that talks to PostgreSQL.
+        .target(
+            name: "Fleet",
+            dependencies: [
+                "Pipeline", "TrafficModel",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Measures records and tracks against a scene's truth (`roadwatch score`).
         .target(name: "Scoring", dependencies: ["TrafficModel", "SceneSynth"]),
         // The command-line tool, kept thin.
@@ -56,6 +68,7 @@ let package = Package(
                 "Tracking",
                 "Rules",
                 "Pipeline",
+                "Fleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -67,7 +80,13 @@ let package = Package(
         .testTarget(name: "SceneSynthTests", dependencies: ["SceneSynth", "VideoIO", "TrafficModel"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "TrafficModel"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Rules", "TrafficModel", "VideoIO", "Scoring", "SceneSynth"]),
-        .testTarget(name: "CommandLineTests", dependencies: ["VideoIO", "TrafficModel", "Pipeline", "Scoring", "SceneSynth", "roadwatch"]),
+        .testTarget(
+            name: "CommandLineTests",
+            dependencies: [
+                "VideoIO", "TrafficModel", "Pipeline", "Scoring", "SceneSynth", "Fleet", "roadwatch",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

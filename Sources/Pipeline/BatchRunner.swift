@@ -84,6 +84,7 @@ public final class BatchRunner: @unchecked Sendable {
     public let outputDirectory: String
     public let version: String
     public let runner: StageRunner
+    public let processor: InputProcessor
     public let progress = LockedProgress()
     /// Called with one line for the log (input finished, failed, skipped), from any job's thread.
     public var log: @Sendable (String) -> Void = { _ in }
@@ -96,6 +97,7 @@ public final class BatchRunner: @unchecked Sendable {
         var r = StageRunner(config: config, decoderThreads: options.threads, clipEncoder: options.evidence ? clipEncoder : nil)
         r.queueDepth = 8
         runner = r
+        processor = InputProcessor(config: config, runner: r, outputDirectory: outputDirectory, version: version, evidence: options.evidence)
     }
 
     /// Checks that the output folder can be made and written, before any work.
@@ -248,7 +250,8 @@ public final class BatchRunner: @unchecked Sendable {
         }
         do {
             progress.mutate { $0.current[slot] = .init(name: name, frames: 0, expected: nil, started: started) }
-            let analysis = try runner.analyse(path: path) { [progress] frames, expected in
+            let done = try processor.process(path: path, sha256: hashed.sha256, size: hashed.size, key: key, runID: runID, started: started) {
+                [progress] frames, expected in
                 progress.mutate { p in
                     let before = p.current[slot]?.frames ?? 0
                     p.framesDone += frames - before
@@ -256,49 +259,15 @@ public final class BatchRunner: @unchecked Sendable {
                     p.current[slot]?.expected = expected
                 }
             }
-            outcome.frames = analysis.frames
-            outcome.durationS = rounded(max(0, analysis.lastPTS - analysis.firstPTS), 3)
-            outcome.warnings = analysis.warnings
-            let builder = RecordBuilder(config: config, version: version)
-            let clockStart = builder.footageStart(path: path, info: analysis.info)
-            outcome.startTime = clockStart.map { RecordBuilder.formatTime($0, offset: config.camera.utcOffsetSeconds) }
-
-            let (events, ruleStats) = runner.applyRules(analysis)
-            outcome.rules = ruleStats
-            let base = Self.fileStem(path, sha256: hashed.sha256)
-            try writeAnalysis(analysis, stem: base)
-
-            // Records: ids from camera, rule, input and event; evidence; then one transaction.
-            var drafts = events.map { builder.record($0, inputPath: path, inputSha256: hashed.sha256, clockStart: clockStart) }
-            let requests = zip(events, drafts).map { EvidenceRequest(recordID: $1.id, event: $0, caption: RecordBuilder.caption($1)) }
-            var evidenceCount = 0
-            if options.evidence {
-                let files = try EvidenceWriter(config: config, runner: runner, runDirectory: outputDirectory)
-                    .write(input: path, requests: requests, tracks: analysis.tracks)
-                for k in drafts.indices { drafts[k].evidence = files[drafts[k].id] ?? []; evidenceCount += drafts[k].evidence.count }
-            }
-            outcome.stages = analysis.stages + [
-                StageCount(stage: "rules", input: ruleStats.tracksIn, output: events.count, unit: "tracks → violations",
-                           note: "\(ruleStats.fragmentsJoined) fragments joined, \(ruleStats.duplicatesMerged) duplicates merged"),
-                StageCount(stage: "evidence", input: events.count, output: evidenceCount, unit: "violations → files", note: nil),
-            ]
-            let records = try drafts.map { r in (record: r, absolute: clockStart.map { $0.timeIntervalSince1970 + r.ptsS }, json: try r.jsonLine()) }
-            outcome.status = "done"
-            outcome.violations = records.count
-            outcome.seconds = Date().timeIntervalSince(started)
-            let row = InputRow(key: key, path: path, sha256: hashed.sha256, size: hashed.size, pipelineSha256: config.sha256, status: "done",
-                               error: nil, frames: analysis.frames, durationS: outcome.durationS, startTime: outcome.startTime, runID: runID)
-            try store.commit(input: row, statsJSON: try statsJSON(outcome), records: records)
+            try store.commit(input: done.row, statsJSON: done.statsJSON, records: done.records.map { ($0.record, $0.absolute, $0.json) })
             progress.mutate { p in
                 p.current[slot] = nil
                 p.finishedInputs += 1
-                p.violations += records.count
+                p.violations += done.records.count
             }
-            let fps = Double(analysis.frames) / max(outcome.seconds, 1e-3)
-            log(String(format: "done %@: %d frames in %.1f s (%.0f fps), %d violation%@", path, analysis.frames, outcome.seconds, fps, records.count,
-                       records.count == 1 ? "" : "s"))
-            for w in analysis.warnings { log("warning: \(w)") }
-            return outcome
+            log(done.logLine)
+            for w in done.outcome.warnings { log("warning: \(w)") }
+            return done.outcome
         } catch let error as PipelineError where isOutputFailure(error) {
             // The output cannot be written (disk full, read-only): stop the run; what is committed stays whole.
             progress.mutate { $0.current[slot] = nil }
@@ -338,100 +307,26 @@ public final class BatchRunner: @unchecked Sendable {
         return text.hasPrefix(path) ? text : "\(path): \(text)"
     }
 
-    private func statsJSON(_ o: InputOutcome) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(o), as: UTF8.self)
-    }
+    private func statsJSON(_ o: InputOutcome) throws -> String { try InputProcessor.statsJSON(o) }
 
     // MARK: - Names, ids and times
 
-    /// An input is done once per (file content, pipeline).
-    func inputKey(sha256: String) -> String { "\(sha256.prefix(32))-\(config.sha256.prefix(16))" }
-
-    /// Per-input file names: the file's name made safe (letters, digits, . _ -) and 12 digits of its hash, so
-    /// no input name can place a file outside the run folder or collide with another input.
-    public static func fileStem(_ path: String, sha256: String) -> String {
-        let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        let safe = String(base.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) ? Character($0) : "_" }).prefix(60)
-        return "\(safe.isEmpty ? "input" : String(safe))-\(sha256.prefix(12))"
-    }
-
-    // MARK: - Files
-
-    private func writeAnalysis(_ analysis: InputAnalysis, stem: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        try writeAtomically(try encoder.encode(analysis), to: "tracks/\(stem).json")
-        try writeAtomically(Data(motCSV(analysis.tracks).utf8), to: "tracks/\(stem).mot.csv")
-        if let t = analysis.timeline {
-            let rows = t.intervals.map { String(format: "%@,%.4f,%.4f", $0.phase.rawValue, $0.start, $0.end) }
-            try writeAtomically(Data((["phase,start_s,end_s"] + rows).joined(separator: "\n").appending("\n").utf8), to: "signal/\(stem).csv")
-        }
-    }
+    func inputKey(sha256: String) -> String { InputProcessor.inputKey(sha256: sha256, pipelineSha256: config.sha256) }
+    public static func fileStem(_ path: String, sha256: String) -> String { InputProcessor.fileStem(path, sha256: sha256) }
 
     func writeAtomically(_ data: Data, to relative: String) throws {
-        let target = (outputDirectory as NSString).appendingPathComponent(relative)
-        do { try data.write(to: URL(fileURLWithPath: target), options: .atomic) } catch {
-            throw PipelineError.output(target, "cannot write: \((error as NSError).localizedDescription)")
-        }
+        try InputProcessor.writeAtomically(data, to: (outputDirectory as NSString).appendingPathComponent(relative))
     }
 
     // MARK: - Exports
 
-    /// Marks records that another input already holds (overlapping footage of one camera: same rule and lane, within
-    /// 1 s of wall-clock time, speeds within 5 km/h), then writes violations.jsonl and violations.csv from the
-    /// store, ordered by wall-clock time (or pts), rule and id.
+    /// Marks records that another input already holds (cross-input deduplication), then writes violations.jsonl
+    /// and violations.csv from the store.
     func export(store: Store) throws -> RunSummary.ViolationTotals {
-        let all = try store.violations(pipelineSha256: config.sha256)
-        let inputs = Dictionary(try store.inputs().map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
-        func order(_ v: Store.StoredViolation) -> (Double, String, String) { (v.absolute ?? v.pts, v.rule, v.id) }
-        let duplicates = CrossInputDedup.duplicates(all.map { v in
-            CrossInputDedup.Item(id: v.id, input: v.inputKey, rule: v.rule, lane: v.lane, absolute: v.absolute, speed: v.speed,
-                                 inputOrder: [inputs[v.inputKey]?.startTime ?? "", inputs[v.inputKey]?.path ?? "", v.inputKey], pts: v.pts)
-        })
-        let marks = all.filter { duplicates[$0.id] != $0.duplicateOf }.map { (id: $0.id, of: duplicates[$0.id]) }
-        if !marks.isEmpty { try store.markDuplicates(marks) }
-        let final = all.filter { duplicates[$0.id] == nil }.sorted { order($0) < order($1) }
-        let jsonl = final.map { $0.json + "\n" }.joined()
-        let decoder = JSONDecoder()
-        let records = try final.map { try decoder.decode(ViolationRecord.self, from: Data($0.json.utf8)) }
-        let csv = Self.csv(records)
-        try writeAtomically(Data(jsonl.utf8), to: "violations.jsonl")
-        try writeAtomically(Data(csv.utf8), to: "violations.csv")
-        var byRule: [String: Int] = [:]
-        for r in records { byRule[r.rule.rawValue, default: 0] += 1 }
-        return .init(total: records.count, byRule: byRule, duplicatesAcrossInputs: all.count - final.count,
-                     jsonlSha256: EvidenceWriter.sha256(Array(jsonl.utf8)), csvSha256: EvidenceWriter.sha256(Array(csv.utf8)))
-    }
-
-    /// The same fields as the JSON lines, flattened (box_x, signal_red_onset_s, evidence as kind=path;...).
-    public static let csvHeader = [
-        "schema", "id", "rule", "camera", "location", "input_path", "input_sha256", "frame", "pts_s", "time", "track", "tracks", "lane",
-        "box_x", "box_y", "box_w", "box_h", "speed_kmh", "speed_uncertainty_kmh", "limit_kmh", "threshold_kmh", "signal_phase",
-        "signal_red_onset_s", "signal_time_into_red_s", "signal_amber_s", "signal_crossing_window_s", "severity_band", "severity_excess_kmh",
-        "evidence", "pipeline_sha256", "version",
-    ]
-
-    static func csv(_ records: [ViolationRecord]) -> String {
-        func q(_ s: String?) -> String {
-            guard let s else { return "" }
-            return s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == ";" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-        }
-        func n(_ v: Double?) -> String { v.map { "\($0)" } ?? "" }
-        var lines = [csvHeader.joined(separator: ",")]
-        for r in records {
-            let fields: [String] = [
-                r.schema, r.id, r.rule.rawValue, q(r.camera), q(r.location), q(r.input.path), r.input.sha256, "\(r.frame)", n(r.ptsS), q(r.time),
-                "\(r.track)", r.tracks.map(String.init).joined(separator: " "), q(r.lane), n(r.box.x), n(r.box.y), n(r.box.width), n(r.box.height),
-                n(r.speedKmh), n(r.speedUncertaintyKmh), n(r.limitKmh), n(r.thresholdKmh), q(r.signal?.phase), n(r.signal?.redOnsetS),
-                n(r.signal?.timeIntoRedS), n(r.signal?.amberS), r.signal.map { $0.crossingWindowS.map { "\($0)" }.joined(separator: " ") } ?? "",
-                q(r.severity?.band), n(r.severity?.excessKmh), q(r.evidence.map { "\($0.kind)=\($0.path)" }.joined(separator: ";")),
-                r.pipelineSha256, r.version,
-            ]
-            lines.append(fields.joined(separator: ","))
-        }
-        return lines.joined(separator: "\n") + "\n"
+        let result = try RecordExport.write(violations: try store.violations(pipelineSha256: config.sha256), inputs: try store.inputs(),
+                                            into: outputDirectory)
+        if !result.marks.isEmpty { try store.markDuplicates(result.marks) }
+        return result.totals
     }
 }
 

@@ -18,6 +18,12 @@ public struct InputRow: Sendable, Equatable, Codable {
     /// The footage clock's time of the first frame (ISO 8601), when known.
     public var startTime: String?
     public var runID: Int64
+
+    public init(key: String, path: String, sha256: String, size: Int64, pipelineSha256: String, status: String, error: String?, frames: Int,
+                durationS: Double, startTime: String?, runID: Int64) {
+        self.key = key; self.path = path; self.sha256 = sha256; self.size = size; self.pipelineSha256 = pipelineSha256
+        self.status = status; self.error = error; self.frames = frames; self.durationS = durationS; self.startTime = startTime; self.runID = runID
+    }
 }
 
 /// The embedded store, `roadwatch.sqlite` in the run folder (SQLite through GRDB, WAL journal): runs, inputs,
@@ -158,6 +164,12 @@ public final class Store: @unchecked Sendable {
         public var speed: Double?
         public var json: String
         public var duplicateOf: String?
+
+        public init(id: String, inputKey: String, rule: String, lane: String?, absolute: Double?, pts: Double, speed: Double?, json: String,
+                    duplicateOf: String?) {
+            self.id = id; self.inputKey = inputKey; self.rule = rule; self.lane = lane; self.absolute = absolute; self.pts = pts
+            self.speed = speed; self.json = json; self.duplicateOf = duplicateOf
+        }
     }
 
     public func violations(pipelineSha256: String) throws -> [StoredViolation] {

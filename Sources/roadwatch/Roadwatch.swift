@@ -1,13 +1,13 @@
 import ArgumentParser
 
 @main
-struct Roadwatch: ParsableCommand {
+struct Roadwatch: AsyncParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "roadwatch",
         abstract: "Batch pipeline for traffic-camera enforcement footage.",
         version: RoadwatchVersion.string,
-        subcommands: [RunCommand.self, ValidateCommand.self, ReplayCommand.self, CalibrateCommand.self, VerifyCommand.self, RenderCommand.self, KeygenCommand.self, Probe.self, Synth.self, TrackCommand.self, Score.self, Bench.self, EncodeClip.self]
+        subcommands: [RunCommand.self, ValidateCommand.self, ReplayCommand.self, CalibrateCommand.self, VerifyCommand.self, RenderCommand.self, KeygenCommand.self, Probe.self, Synth.self, TrackCommand.self, Score.self, Bench.self, MigrateCommand.self, EnqueueCommand.self, WorkerCommand.self, StatusCommand.self, ExportCommand.self, EncodeClip.self]
     )
 }
 
@@ -25,4 +25,6 @@ enum ExitStatus {
     static let outputFailed = ExitCode(5)
     /// `verify` found a mismatch.
     static let verificationFailed = ExitCode(4)
+    /// The fleet's database cannot be reached, refused a query, or its schema is not the version this build knows.
+    static let databaseFailed = ExitCode(6)
 }

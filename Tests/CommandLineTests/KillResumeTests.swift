@@ -8,16 +8,15 @@ import VideoIO
 /// byte, as an uninterrupted run, the store passes SQLite's integrity check after every kill, and no temporary file
 /// is left.
 struct KillResumeTests {
-    /// Three overlapping pieces of the day junction, each with its own creation_time.
-    static func pieces(into dir: URL) throws {
+    /// Overlapping pieces of the day junction (three by default), each with its own creation_time.
+    static func pieces(into dir: URL, ranges: [Range<Int>] = [0..<350, 175..<525, 400..<750]) throws {
         let source = try VideoReader(path: packageRoot.appendingPathComponent("SampleVideo/junction-day.mp4").path)
         let start = try #require(source.info.creationTime)
-        let ranges = [0..<350, 175..<525, 400..<750]
         var writers: [VideoWriter] = []
         for (k, r) in ranges.enumerated() {
             var settings = EncoderSettings(frameRate: FrameRate(25), quality: 20)
             settings.creationTime = start.addingTimeInterval(Double(r.lowerBound) / 25)
-            writers.append(try VideoWriter(path: dir.appendingPathComponent("piece-\(k + 1).mp4").path, width: 1280, height: 720, settings: settings))
+            writers.append(try VideoWriter(path: dir.appendingPathComponent(String(format: "piece-%02d.mp4", k + 1)).path, width: 1280, height: 720, settings: settings))
         }
         while let frame = try source.nextFrame() {
             let picture = frame.picture()

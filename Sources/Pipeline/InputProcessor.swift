@@ -1,0 +1,136 @@
+import Foundation
+import Rules
+import Tracking
+import TrafficModel
+import VideoIO
+
+/// One input carried from footage to records, ready to commit to a store: what both a local `run` (SQLite) and a
+/// fleet worker (PostgreSQL) commit in one transaction.
+public struct ProcessedInput: Sendable {
+    public struct Record: Sendable {
+        public var record: ViolationRecord
+        /// Seconds since 1970 of the event by the footage's clock, when the clock is known (cross-input dedup).
+        public var absolute: Double?
+        /// The record's JSON line, exactly as exported.
+        public var json: String
+    }
+    public var outcome: InputOutcome
+    public var row: InputRow
+    public var statsJSON: String
+    public var records: [Record]
+    /// The log line of a finished input ("done PATH: N frames in S s (F fps), K violations").
+    public var logLine: String
+}
+
+/// The work on one input, the same wherever it runs: the stage runner's analysis, the rules, the per-input track and
+/// signal files, the records with their ids, and the evidence, all written under `outputDirectory` (a run folder, or
+/// a fleet's shared evidence root). Commits nothing: the caller does, in one transaction.
+public struct InputProcessor: Sendable {
+    public let config: PipelineConfig
+    public let runner: StageRunner
+    public let outputDirectory: String
+    public let version: String
+    public let evidence: Bool
+
+    public init(config: PipelineConfig, runner: StageRunner, outputDirectory: String, version: String, evidence: Bool) {
+        self.config = config
+        self.runner = runner
+        self.outputDirectory = outputDirectory
+        self.version = version
+        self.evidence = evidence
+    }
+
+    /// Analyses `path` (already hashed) and builds its records and evidence. Errors are the input's (bad footage) or
+    /// the output's (`PipelineError.output`, `VideoIOError` of kind `.write`).
+    public func process(path: String, sha256: String, size: Int64, key: String, runID: Int64, started: Date = Date(),
+                        progress: (Int, Int?) -> Void = { _, _ in }) throws -> ProcessedInput {
+        var outcome = InputOutcome(path: path, sha256: sha256, size: size, status: "failed", error: nil, frames: 0, durationS: 0, seconds: 0,
+                                   violations: 0, startTime: nil, stages: [], rules: nil, warnings: [])
+        let analysis = try runner.analyse(path: path, progress: progress)
+        outcome.frames = analysis.frames
+        outcome.durationS = rounded(max(0, analysis.lastPTS - analysis.firstPTS), 3)
+        outcome.warnings = analysis.warnings
+        let builder = RecordBuilder(config: config, version: version)
+        let clockStart = builder.footageStart(path: path, info: analysis.info)
+        outcome.startTime = clockStart.map { RecordBuilder.formatTime($0, offset: config.camera.utcOffsetSeconds) }
+
+        let (events, ruleStats) = runner.applyRules(analysis)
+        outcome.rules = ruleStats
+        try writeAnalysis(analysis, stem: Self.fileStem(path, sha256: sha256))
+
+        // Records: ids from camera, rule, input and event; then the evidence they name.
+        var drafts = events.map { builder.record($0, inputPath: path, inputSha256: sha256, clockStart: clockStart) }
+        let requests = zip(events, drafts).map { EvidenceRequest(recordID: $1.id, event: $0, caption: RecordBuilder.caption($1)) }
+        var evidenceCount = 0
+        if evidence {
+            let files = try EvidenceWriter(config: config, runner: runner, runDirectory: outputDirectory)
+                .write(input: path, requests: requests, tracks: analysis.tracks)
+            for k in drafts.indices { drafts[k].evidence = files[drafts[k].id] ?? []; evidenceCount += drafts[k].evidence.count }
+        }
+        outcome.stages = analysis.stages + [
+            StageCount(stage: "rules", input: ruleStats.tracksIn, output: events.count, unit: "tracks → violations",
+                       note: "\(ruleStats.fragmentsJoined) fragments joined, \(ruleStats.duplicatesMerged) duplicates merged"),
+            StageCount(stage: "evidence", input: events.count, output: evidenceCount, unit: "violations → files", note: nil),
+        ]
+        let records = try drafts.map { r in
+            ProcessedInput.Record(record: r, absolute: clockStart.map { $0.timeIntervalSince1970 + r.ptsS }, json: try r.jsonLine())
+        }
+        outcome.status = "done"
+        outcome.violations = records.count
+        outcome.seconds = Date().timeIntervalSince(started)
+        let row = InputRow(key: key, path: path, sha256: sha256, size: size, pipelineSha256: config.sha256, status: "done",
+                           error: nil, frames: analysis.frames, durationS: outcome.durationS, startTime: outcome.startTime, runID: runID)
+        let fps = Double(analysis.frames) / max(outcome.seconds, 1e-3)
+        let line = String(format: "done %@: %d frames in %.1f s (%.0f fps), %d violation%@", path, analysis.frames, outcome.seconds, fps,
+                          records.count, records.count == 1 ? "" : "s")
+        return ProcessedInput(outcome: outcome, row: row, statsJSON: try Self.statsJSON(outcome), records: records, logLine: line)
+    }
+
+    // MARK: - Names
+
+    /// An input is done once per (file content, pipeline).
+    public static func inputKey(sha256: String, pipelineSha256: String) -> String { "\(sha256.prefix(32))-\(pipelineSha256.prefix(16))" }
+
+    /// Per-input file names: the file's name made safe (letters, digits, . _ -) and 12 digits of its hash, so
+    /// no input name can place a file outside the run folder or collide with another input.
+    public static func fileStem(_ path: String, sha256: String) -> String {
+        let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        let safe = String(base.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) ? Character($0) : "_" }).prefix(60)
+        return "\(safe.isEmpty ? "input" : String(safe))-\(sha256.prefix(12))"
+    }
+
+    public static func statsJSON(_ o: InputOutcome) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(o), as: UTF8.self)
+    }
+
+    // MARK: - Files
+
+    /// The folders an output root holds (evidence, per-input tracks and signal timelines).
+    public static func makeFolders(in root: String) {
+        for sub in ["evidence", "tracks", "signal"] {
+            try? FileManager.default.createDirectory(atPath: (root as NSString).appendingPathComponent(sub), withIntermediateDirectories: true)
+        }
+    }
+
+    private func writeAnalysis(_ analysis: InputAnalysis, stem: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let root = outputDirectory as NSString
+        try Self.writeAtomically(try encoder.encode(analysis), to: root.appendingPathComponent("tracks/\(stem).json"))
+        try Self.writeAtomically(Data(motCSV(analysis.tracks).utf8), to: root.appendingPathComponent("tracks/\(stem).mot.csv"))
+        if let t = analysis.timeline {
+            let rows = t.intervals.map { String(format: "%@,%.4f,%.4f", $0.phase.rawValue, $0.start, $0.end) }
+            try Self.writeAtomically(Data((["phase,start_s,end_s"] + rows).joined(separator: "\n").appending("\n").utf8),
+                                     to: root.appendingPathComponent("signal/\(stem).csv"))
+        }
+    }
+
+    /// Writes under a hidden temporary name and renames into place: a reader never sees half a file.
+    public static func writeAtomically(_ data: Data, to target: String) throws {
+        do { try data.write(to: URL(fileURLWithPath: target), options: .atomic) } catch {
+            throw PipelineError.output(target, "cannot write: \((error as NSError).localizedDescription)")
+        }
+    }
+}
