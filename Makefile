@@ -8,7 +8,7 @@ SUDO         := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ROADWATCH    := .build/release/roadwatch
 SAMPLES      := $(wildcard SampleVideo/*.mp4)
 
-.PHONY: all deps build demo test bench clean
+.PHONY: all deps build demo test bench bench-fleet clean
 
 all: build
 
@@ -58,6 +58,13 @@ bench: build
 	@command -v ffmpeg >/dev/null || { echo "roadwatch: installing the ffmpeg command for comparison"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg; }
 	$(ROADWATCH) bench decode --threads 2 --repeats 3 --markdown BENCHMARKS.md $(SAMPLES) $(wildcard ../shared/footage/*/*.mp4 ../shared/footage/*/*.avi)
+
+# Fleet throughput: 1, 2 and 3 workers draining 12 jobs from a throw-away PostgreSQL (docs/scale-out.md).
+bench-fleet: build
+	@command -v ffmpeg >/dev/null || { echo "roadwatch: installing the ffmpeg command to cut the inputs"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg; }
+	@command -v bc >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq bc; }
+	Benchmarks/fleet-throughput.sh
 
 clean:
 	rm -rf .build demo-output
