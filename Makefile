@@ -53,11 +53,30 @@ test: deps
 		$(SWIFT) test --skip-build; \
 	fi
 
-# Benchmarks need FFmpeg's command-line tool to compare against.
+# Benchmarks need FFmpeg's command-line tool to compare against. The camera-like clips (the sample motorway at
+# 1080p30 with sensor noise, capped at 6 Mbit/s; ten minutes and its first minute) are rendered on demand into
+# .bench-cache/ (about 15 minutes the first time), never committed.
+BENCH_CACHE  := .bench-cache
+CAMERA_10MIN := $(BENCH_CACHE)/10min/camera-1080p-6mbit.mp4
+CAMERA_1MIN  := $(BENCH_CACHE)/1min/camera-1080p-6mbit.mp4
+MOTORWAY     := ../shared/footage/nl-motorway-overpass-720p/traffic.mp4
+BENCH_CASES  := --case Pipelines/sample-highway.yaml=$(CAMERA_10MIN) --case Pipelines/sample-highway.yaml=$(CAMERA_1MIN) \
+	$(if $(wildcard $(MOTORWAY)),--case Benchmarks/pipelines/nl-motorway.yaml=$(MOTORWAY)) \
+	--case Pipelines/sample-highway.yaml=SampleVideo/highway-day.mp4 --case Pipelines/sample-junction.yaml=SampleVideo/junction-day.mp4 \
+	--case Pipelines/sample-junction-night.yaml=SampleVideo/junction-night.mp4
+
+$(CAMERA_10MIN):
+	@mkdir -p $(BENCH_CACHE)/10min && $(ROADWATCH) synth Benchmarks/camera-1080p.scene.yaml --out $(BENCH_CACHE)/10min
+$(CAMERA_1MIN):
+	@mkdir -p $(BENCH_CACHE)/1min && $(ROADWATCH) synth Benchmarks/camera-1080p.scene.yaml --out $(BENCH_CACHE)/1min --frames 1800
+
 bench: build
 	@command -v ffmpeg >/dev/null || { echo "roadwatch: installing the ffmpeg command for comparison"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg; }
+	@$(MAKE) --no-print-directory $(CAMERA_10MIN) $(CAMERA_1MIN)
 	$(ROADWATCH) bench decode --threads 2 --repeats 3 --markdown BENCHMARKS.md $(SAMPLES) $(wildcard ../shared/footage/*/*.mp4 ../shared/footage/*/*.avi)
+	$(ROADWATCH) bench run --threads 2 --markdown BENCHMARKS.md $(BENCH_CASES)
+	$(ROADWATCH) bench rules --markdown BENCHMARKS.md
 
 # Fleet throughput: 1, 2 and 3 workers draining 12 jobs from a throw-away PostgreSQL (docs/scale-out.md).
 bench-fleet: build

@@ -32,6 +32,8 @@ public struct InputOutcome: Sendable, Codable {
     public var stages: [StageCount]
     public var rules: RuleStats?
     public var warnings: [String]
+    /// Where the CPU time went, per stage (see `StageCPU` for what each figure holds).
+    public var cpu: StageCPU? = nil
 }
 
 /// What a run did, for the summary table, run.json and the exit status.

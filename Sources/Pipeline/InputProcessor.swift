@@ -54,27 +54,39 @@ public struct InputProcessor: Sendable {
         let clockStart = builder.footageStart(path: path, info: analysis.info)
         outcome.startTime = clockStart.map { RecordBuilder.formatTime($0, offset: config.camera.utcOffsetSeconds) }
 
+        let rulesStart = CPUClock.thread()
         let (events, ruleStats) = runner.applyRules(analysis)
+        let rulesCPU = CPUClock.thread() - rulesStart
         outcome.rules = ruleStats
+        var outputStart = CPUClock.thread()
         try writeAnalysis(analysis, stem: Self.fileStem(path, sha256: sha256))
+        var outputCPU = CPUClock.thread() - outputStart
 
         // Records: ids from camera, rule, input and event; then the evidence they name.
         var drafts = events.map { builder.record($0, inputPath: path, inputSha256: sha256, clockStart: clockStart) }
         let requests = zip(events, drafts).map { EvidenceRequest(recordID: $1.id, event: $0, caption: RecordBuilder.caption($1)) }
         var evidenceCount = 0
+        let evidenceStart = (process: CPUClock.process(), children: CPUClock.children())
         if evidence {
             let files = try EvidenceWriter(config: config, runner: runner, runDirectory: outputDirectory)
                 .write(input: path, requests: requests, tracks: analysis.tracks)
             for k in drafts.indices { drafts[k].evidence = files[drafts[k].id] ?? []; evidenceCount += drafts[k].evidence.count }
         }
+        let evidenceCPU = CPUClock.process() - evidenceStart.process + CPUClock.children() - evidenceStart.children
         outcome.stages = analysis.stages + [
             StageCount(stage: "rules", input: ruleStats.tracksIn, output: events.count, unit: "tracks → violations",
                        note: "\(ruleStats.fragmentsJoined) fragments joined, \(ruleStats.duplicatesMerged) duplicates merged"),
             StageCount(stage: "evidence", input: events.count, output: evidenceCount, unit: "violations → files", note: nil),
         ]
+        outputStart = CPUClock.thread()
         let records = try drafts.map { r in
             ProcessedInput.Record(record: r, absolute: clockStart.map { $0.timeIntervalSince1970 + r.ptsS }, json: try r.jsonLine())
         }
+        outputCPU += CPUClock.thread() - outputStart
+        let a = analysis.cpu
+        outcome.cpu = StageCPU(frames: analysis.frames, decodeMs: ms(max(0, a.process - a.detection - a.tracking - a.signal)),
+                               detectionMs: ms(a.detection), trackingMs: ms(a.tracking), signalMs: ms(a.signal), rulesMs: ms(rulesCPU),
+                               evidenceMs: ms(evidenceCPU), outputMs: ms(outputCPU))
         outcome.status = "done"
         outcome.violations = records.count
         outcome.seconds = Date().timeIntervalSince(started)
@@ -85,6 +97,8 @@ public struct InputProcessor: Sendable {
                           records.count, records.count == 1 ? "" : "s")
         return ProcessedInput(outcome: outcome, row: row, statsJSON: try Self.statsJSON(outcome), records: records, logLine: line)
     }
+
+    private func ms(_ seconds: Double) -> Double { (seconds * 1e5).rounded() / 100 }
 
     // MARK: - Names
 

@@ -49,6 +49,8 @@ public struct PipelineConfig: Sendable {
         public var ignore: [Box] = []
         public var externalFile: String?
         public var minimumConfidence = 0.0
+        /// Decode for analysis without the in-loop deblocking filter (VideoIO `DecodeOptions.forAnalysis`).
+        public var fastDecode = true
     }
     public struct TrackingSettings: Sendable, Equatable {
         public var confirmHits = 3
@@ -281,7 +283,8 @@ extension PipelineConfig {
         }
 
         var detection = DetectionSettings()
-        if let m = r.map(top["detection"], "detection", keys: ["source", "analysis_width", "sensitivity", "min_vehicle_width_m", "ignore", "external_file", "min_confidence"]) {
+        if let m = r.map(top["detection"], "detection", keys: ["source", "analysis_width", "sensitivity", "min_vehicle_width_m", "ignore", "external_file", "min_confidence", "fast_decode"]) {
+            if let v = r.bool(m["fast_decode"], m.child("fast_decode")) { detection.fastDecode = v }
             if let v = r.integer(m["analysis_width"], m.child("analysis_width"), 64...3840, unit: "px") { detection.analysisWidth = v }
             if let v = r.number(m["sensitivity"], m.child("sensitivity"), 1...10, unit: "standard deviations") { detection.sensitivity = v }
             if let v = r.number(m["min_vehicle_width_m"], m.child("min_vehicle_width_m"), 0...5, unit: "m") { detection.minimumVehicleWidthM = v }

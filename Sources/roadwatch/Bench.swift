@@ -5,7 +5,7 @@ import VideoIO
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Roadwatch against FFmpeg on the same clips and machine.",
-        subcommands: [BenchDecode.self, BenchTrack.self, BenchRules.self]
+        subcommands: [BenchDecode.self, BenchTrack.self, BenchRules.self, BenchRun.self]
     )
 }
 
