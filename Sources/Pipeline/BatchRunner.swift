@@ -14,6 +14,12 @@ public struct RunOptions: Sendable, Codable {
     public init(jobs: Int, threads: Int, evidence: Bool = true) {
         self.jobs = jobs; self.threads = threads; self.evidence = evidence
     }
+
+    /// Decoder threads per file when not given: the cores shared among the jobs, so `--jobs` never oversubscribes
+    /// them (1 to 4 each; decoded pixels are the same whatever the count).
+    public static func decoderThreads(jobs: Int, cores: Int = ProcessInfo.processInfo.activeProcessorCount) -> Int {
+        max(1, min(4, cores / max(1, jobs)))
+    }
 }
 
 /// The result of one input in this run.

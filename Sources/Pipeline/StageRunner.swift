@@ -262,8 +262,10 @@ final class BoundedQueue<Element>: @unchecked Sendable {
     func pop(timeout: Double) -> Popped {
         condition.lock()
         defer { condition.unlock() }
-        let deadline = timeout.isFinite ? Date(timeIntervalSinceNow: timeout) : Date.distantFuture
+        // No deadline without a finite timeout (Foundation on Linux traps converting distantFuture to a timespec).
+        let deadline = timeout.isFinite ? Date(timeIntervalSinceNow: timeout) : nil
         while items.count - head == 0 && !closed {
+            guard let deadline else { condition.wait(); continue }
             if !condition.wait(until: deadline) && items.count - head == 0 && !closed { return .timedOut }
         }
         guard items.count - head > 0 else { return .closed }

@@ -144,8 +144,8 @@ struct WorkerCommand: AsyncParsableCommand {
     var once = false
     @Option(help: "Jobs processed at once by this worker.")
     var jobs = 1
-    @Option(help: "Decoder threads per job.")
-    var threads = 2
+    @Option(help: "Decoder threads per job (default: the machine's cores shared among --jobs, 1 to 4 each).")
+    var threads: Int?
     @Option(help: "Lease length in seconds (renewed every third of it while a job runs).")
     var lease = 60.0
     @Option(help: "Seconds between polls of an empty queue.")
@@ -159,7 +159,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be 1...64") }
-        guard (0...64).contains(threads) else { throw ValidationError("--threads must be 0...64") }
+        if let threads { guard (0...64).contains(threads) else { throw ValidationError("--threads must be 0...64") } }
         guard lease >= 1, lease <= 3600 else { throw ValidationError("--lease must be 1...3600 seconds") }
         guard poll > 0, poll <= 600 else { throw ValidationError("--poll must be more than 0 and at most 600 seconds") }
         guard retryDelay >= 0, grace >= 0 else { throw ValidationError("--retry-delay and --grace must not be negative") }
@@ -172,7 +172,7 @@ struct WorkerCommand: AsyncParsableCommand {
             printError("error: \(error)")
             throw ExitStatus.outputFailed
         }
-        let options = WorkerOptions(jobs: jobs, threads: threads, leaseSeconds: lease, pollSeconds: poll, retryDelaySeconds: retryDelay,
+        let options = WorkerOptions(jobs: jobs, threads: threads ?? RunOptions.decoderThreads(jobs: jobs), leaseSeconds: lease, pollSeconds: poll, retryDelaySeconds: retryDelay,
                                     once: once, evidenceRoot: root, evidence: !noEvidence)
         let graceSeconds = grace
         let encoder = ownExecutable()

@@ -47,8 +47,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Files processed at once.")
     var jobs = 1
 
-    @Option(help: "Decoder threads per file.")
-    var threads = 2
+    @Option(help: "Decoder threads per file (default: the machine's cores shared among --jobs, 1 to 4 each).")
+    var threads: Int?
 
     @Flag(help: "Write no evidence stills or clips.")
     var noEvidence = false
@@ -61,7 +61,7 @@ struct RunCommand: ParsableCommand {
 
     func validate() throws {
         guard (1...64).contains(jobs) else { throw ValidationError("--jobs must be 1...64") }
-        guard (0...64).contains(threads) else { throw ValidationError("--threads must be 0...64") }
+        if let threads { guard (0...64).contains(threads) else { throw ValidationError("--threads must be 0...64") } }
     }
 
     func run() throws {
@@ -86,7 +86,7 @@ struct RunCommand: ParsableCommand {
             printError("error: \(error)")
             throw ExitStatus.outputFailed
         }
-        let runner = BatchRunner(config: config, options: RunOptions(jobs: jobs, threads: threads, evidence: !noEvidence),
+        let runner = BatchRunner(config: config, options: RunOptions(jobs: jobs, threads: threads ?? RunOptions.decoderThreads(jobs: jobs), evidence: !noEvidence),
                                  outputDirectory: out, version: RoadwatchVersion.string, clipEncoder: ownExecutable())
         let display = ProgressDisplay(progress: runner.progress, terminal: !plain && isatty(STDERR_FILENO) != 0)
         runner.log = { line in display.log(line) }
