@@ -27,7 +27,24 @@ public struct GrayImage: Sendable, Equatable {
             var sums = [UInt32](repeating: 0, count: w)
             sums.withUnsafeMutableBufferPointer { sum in
                 for y in 0..<h {
-                    for i in 0..<w { sum[i] = 0 }
+                    // 1080p's factor, vectorised: 64 source bytes of each of the four rows to 16 output pixels at a
+                    // time, with the same rounding as below (the scalar loop finishes the row).
+                    var done = 0
+                    if f == 4 {
+                        let out = dst.baseAddress! + y * w
+                        while done + 16 <= w {
+                            var acc = SIMD16<UInt16>()
+                            for dy in 0..<4 {
+                                let p = UnsafeRawPointer(plane.base + (y * 4 + dy) * plane.stride + 4 * done)
+                                acc &+= Self.quadSums(p)
+                            }
+                            let mean = (acc &+ 8) &>> 4
+                            UnsafeMutableRawPointer(out + done).storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: mean), as: SIMD16<UInt8>.self)
+                            done += 16
+                        }
+                        if done == w { continue }
+                    }
+                    for i in done..<w { sum[i] = 0 }
                     for dy in 0..<f {
                         let row = plane.base + (y * f + dy) * plane.stride
                         switch f {
@@ -35,18 +52,29 @@ public struct GrayImage: Sendable, Equatable {
                         case 2: for i in 0..<w { sum[i] &+= UInt32(row[2 * i]) &+ UInt32(row[2 * i + 1]) }
                         case 3: for i in 0..<w { sum[i] &+= UInt32(row[3 * i]) &+ UInt32(row[3 * i + 1]) &+ UInt32(row[3 * i + 2]) }
                         case 4:
-                            for i in 0..<w {
+                            for i in done..<w {
                                 sum[i] &+= UInt32(row[4 * i]) &+ UInt32(row[4 * i + 1]) &+ UInt32(row[4 * i + 2]) &+ UInt32(row[4 * i + 3])
                             }
                         default:
                             for i in 0..<w { for k in 0..<f { sum[i] &+= UInt32(row[f * i + k]) } }
                         }
                     }
-                    for i in 0..<w { dst[y * w + i] = UInt8((sum[i] + half) / area) }
+                    for i in done..<w { dst[y * w + i] = UInt8((sum[i] + half) / area) }
                 }
             }
         }
         self.init(width: w, height: h, pixels: out)
+    }
+
+    /// The sums of each 4 consecutive bytes of the 64 at `p`, as 16 lanes.
+    @inline(__always)
+    static func quadSums(_ p: UnsafeRawPointer) -> SIMD16<UInt16> {
+        func quads(_ offset: Int) -> SIMD4<UInt16> {
+            let v = SIMD16<UInt16>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt8>.self))
+            let pairs = v.evenHalf &+ v.oddHalf
+            return pairs.evenHalf &+ pairs.oddHalf
+        }
+        return SIMD16(lowHalf: SIMD8(lowHalf: quads(0), highHalf: quads(16)), highHalf: SIMD8(lowHalf: quads(32), highHalf: quads(48)))
     }
 
     @inlinable public subscript(x: Int, y: Int) -> UInt8 { pixels[y * width + x] }

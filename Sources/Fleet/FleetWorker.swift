@@ -106,8 +106,22 @@ public final class FleetWorker: Sendable {
     private var stopping: Bool { state.withLock { $0.stopping } }
 
     private func loop(runID: Int64) async throws {
+        var databaseErrors = 0
         while !stopping {
-            guard let job = try await db.claim(worker: name, leaseSeconds: options.leaseSeconds) else {
+            let claimed: ClaimedJob?
+            do {
+                claimed = try await db.claim(worker: name, leaseSeconds: options.leaseSeconds)
+                databaseErrors = 0
+            } catch {
+                // A database that restarts or a network that drops for a moment: wait and ask again, up to ten times
+                // in a row (about a minute), then give up (exit 6) and let the scheduler restart the worker.
+                databaseErrors += 1
+                if databaseErrors > 10 { throw error }
+                log("warning: cannot claim (\(FleetError.describe(error))); retrying in \(databaseErrors * 5) s")
+                try await Task.sleep(for: .seconds(databaseErrors * 5))
+                continue
+            }
+            guard let job = claimed else {
                 if options.once, try await !db.hasOpenJobs() { return }
                 try await Task.sleep(for: .seconds(options.pollSeconds))
                 continue
@@ -146,6 +160,10 @@ public final class FleetWorker: Sendable {
                 if let result { log("job \(job.id) \(result.logLine)") } else { log("job \(job.id) done \(job.inputPath): \(note ?? "")") }
             } catch let error as FleetError {
                 log("job \(job.id): \(error)")
+            } catch {
+                // Nothing was committed (one transaction); the job comes back when its lease expires, or now.
+                log("error: job \(job.id): cannot commit (\(FleetError.describe(error))); it will be processed again")
+                _ = try? await db.release(job, reason: "commit failed: \(FleetError.describe(error))")
             }
         case .inputFailed(let message, let row, let stats):
             let retry = options.retryDelaySeconds * Double(job.attempt)

@@ -9,6 +9,12 @@ public struct PlaneView {
     /// Bytes from one row to the next (at least `width`).
     public let stride: Int
 
+    /// A view of memory the caller owns for as long as the view is used (tests, pictures of Detection's own).
+    public init(base: UnsafePointer<UInt8>, width: Int, height: Int, stride: Int) {
+        precondition(width >= 0 && height >= 0 && stride >= width)
+        self.base = base; self.width = width; self.height = height; self.stride = stride
+    }
+
     @inlinable
     public subscript(x: Int, y: Int) -> UInt8 {
         precondition(x >= 0 && x < width && y >= 0 && y < height, "pixel outside the plane")
