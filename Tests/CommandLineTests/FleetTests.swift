@@ -237,11 +237,12 @@ final class BackgroundCommand: @unchecked Sendable {
 }
 
 /// The scenario on one machine: three workers over twelve inputs, one killed outright mid-job, one stopped
-/// with SIGTERM mid-job, a replacement started as a scheduler would; every input is done exactly once and the
+/// with SIGTERM mid-job (giving its job back), a fourth stopped with SIGTERM and time to finish its job, a
+/// replacement started as a scheduler would; every input is done exactly once and the
 /// exported records, evidence list and evidence files are those of a local `run` over the same inputs.
 @Suite(.enabled(if: TestPostgres.enabled, "no PostgreSQL: set ROADWATCH_TEST_DB_URL (`eval \"$(.ci/postgres start)\"`)"))
 struct FleetEndToEndTests {
-    @Test("3 workers, one SIGKILL and one SIGTERM mid-job: 12 inputs done once, export identical to a local run")
+    @Test("workers SIGKILLed, SIGTERMed with and without grace mid-job: 12 inputs done once, export identical to a local run")
     func fleetMatchesLocalRun() async throws {
         try await withTemporaryDirectoryAsync { dir in
             let footage = dir.appendingPathComponent("footage")
@@ -287,7 +288,16 @@ struct FleetEndToEndTests {
                     kill(stopped.process.processIdentifier, SIGTERM)
                     #expect(stopped.wait(timeout: 60) == 0, "\(stopped.log)")
                     #expect(stopped.log.contains("SIGTERM: stopping"), "\(stopped.log)")
-                    // The scheduler replaces the two lost workers with one.
+                    // Stopped with time to finish: the job in hand is committed, then the worker exits 0.
+                    let finisher = try BackgroundCommand(common + ["--grace", "120"], log: logs.appendingPathComponent("finisher.log").path)
+                    #expect(finisher.waitFor("claimed job", timeout: 120), "\(finisher.log)")
+                    kill(finisher.process.processIdentifier, SIGTERM)
+                    #expect(finisher.wait(timeout: 180) == 0, "\(finisher.log)")
+                    #expect(finisher.log.contains("SIGTERM: stopping; 1 job(s) in hand"), "\(finisher.log)")
+                    #expect(finisher.log.contains(" done /"), "the stopped worker finished its job: \(finisher.log)")
+                    #expect(!finisher.log.contains("released job"), "\(finisher.log)")
+                    #expect(finisher.log.components(separatedBy: "claimed job").count == 2, "no job claimed after SIGTERM: \(finisher.log)")
+                    // The scheduler replaces the lost workers with one.
                     let replacement = try BackgroundCommand(common, log: logs.appendingPathComponent("replacement.log").path)
                     #expect(steady.wait(timeout: 600) == 0, "\(steady.log)")
                     #expect(replacement.wait(timeout: 600) == 0, "\(replacement.log)")
