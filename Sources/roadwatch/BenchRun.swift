@@ -11,7 +11,7 @@ struct BenchRun: ParsableCommand {
         discussion: """
             Each --case PIPELINE=CLIP is measured in one go: the ffmpeg CLI decoding the clip, VideoReader decoding it in \
             full and as the analysis decodes it (no deblocking), then `roadwatch run` in a child process with evidence \
-            and without (one job, --threads N), its wall time and peak RSS (from wait4), and from its run.json the CPU \
+            and without (one job, its default decoder threads unless --run-threads), its wall time and peak RSS (from wait4), and from its run.json the CPU \
             milliseconds per frame of each stage. Best of --repeats for every timing. With --markdown FILE the table \
             replaces the run section of that file (BENCHMARKS.md).
             """
@@ -20,8 +20,11 @@ struct BenchRun: ParsableCommand {
     @Option(name: .customLong("case"), help: "PIPELINE.yaml=CLIP (repeatable).")
     var cases: [String]
 
-    @Option(help: "Decoder threads, for ffmpeg and for roadwatch.")
+    @Option(help: "Threads for the ffmpeg CLI and for VideoReader's decode-only runs (the issue's yardstick: 2).")
     var threads = 2
+
+    @Option(help: "Decoder threads for `roadwatch run` (default: run's own default, each job's share of the cores plus two).")
+    var runThreads: Int?
 
     @Option(help: "Runs of each measurement; the fastest counts (peak RSS: the largest).")
     var repeats = 1
@@ -63,7 +66,7 @@ struct BenchRun: ParsableCommand {
                 printError("error: \(parts[1]): \(error)")
             }
         }
-        let table = Self.markdown(rows, threads: threads)
+        let table = Self.markdown(rows, threads: threads, runThreads: runThreads ?? RunOptions.decoderThreads(jobs: 1))
         print("\n" + table)
         if let markdown {
             try DecodeBenchmark.replaceSection(in: markdown, name: "run", with: table)
@@ -99,7 +102,8 @@ struct BenchRun: ParsableCommand {
             }
             for evidence in [true, false] {
                 try? FileManager.default.removeItem(atPath: scratch)
-                var arguments = ["run", pipeline, clip, "--out", scratch, "--jobs", "1", "--threads", String(threads), "--plain"]
+                var arguments = ["run", pipeline, clip, "--out", scratch, "--jobs", "1", "--plain"]
+                if let runThreads { arguments += ["--threads", String(runThreads)] }
                 if !evidence { arguments.append("--no-evidence") }
                 let measured = try ChildProcess.run(ownExecutable(), arguments)
                 guard measured.status == 0 else { throw ValidationError("roadwatch run exited with status \(measured.status)") }
@@ -125,10 +129,10 @@ struct BenchRun: ParsableCommand {
         return row
     }
 
-    static func markdown(_ rows: [Row], threads: Int) -> String {
+    static func markdown(_ rows: [Row], threads: Int, runThreads: Int) -> String {
         func r(_ a: Double, _ b: Double?) -> String { b.map { String(format: "%.2f", a / $0) } ?? "-" }
         var lines = [
-            "Measured \(DecodeBenchmark.timestamp()) at commit \(DecodeBenchmark.commit()) on \(DecodeBenchmark.machine()); --threads \(threads), one job.",
+            "Measured \(DecodeBenchmark.timestamp()) at commit \(DecodeBenchmark.commit()) on \(DecodeBenchmark.machine()); ffmpeg and VideoReader with \(threads) threads, `roadwatch run` with one job and \(runThreads) decoder threads (its default here).",
             "",
             "| clip | size | frames | ffmpeg CLI fps | VideoReader fps (full / analysis) | run fps, no evidence | run fps, evidence | run / ffmpeg, evidence | peak RSS MiB (evidence / none) | violations |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
