@@ -23,8 +23,11 @@ public struct GrayImage: Sendable, Equatable {
         let w = plane.width / f, h = plane.height / f
         var out = [UInt8](repeating: 0, count: w * h)
         let area = UInt32(f * f), half = area / 2
+        let reciprocal = ((UInt64(1) << 32) + UInt64(area) - 1) / UInt64(area)
         out.withUnsafeMutableBufferPointer { dst in
             var sums = [UInt32](repeating: 0, count: w)
+            var columns = [UInt16](repeating: 0, count: w * f + 16)
+            columns.withUnsafeMutableBufferPointer { column in
             sums.withUnsafeMutableBufferPointer { sum in
                 for y in 0..<h {
                     // 1080p's factor, vectorised: 64 source bytes of each of the four rows to 16 output pixels at a
@@ -44,6 +47,44 @@ public struct GrayImage: Sendable, Equatable {
                         }
                         if done == w { continue }
                     }
+                    if f >= 2 && f <= 16 {
+                        // Other factors (720p's 3): the f rows summed column by column, 16 columns at a time, then
+                        // each output pixel the sum of its f column sums (f × f × 255 fits 16 bits up to f = 16).
+                        let n = w * f
+                        var x = 0
+                        let top = plane.base + y * f * plane.stride
+                        while x + 16 <= n {
+                            var acc = SIMD16<UInt16>(truncatingIfNeeded: UnsafeRawPointer(top + x).loadUnaligned(as: SIMD16<UInt8>.self))
+                            for dy in 1..<f {
+                                acc &+= SIMD16<UInt16>(truncatingIfNeeded: UnsafeRawPointer(top + dy * plane.stride + x).loadUnaligned(as: SIMD16<UInt8>.self))
+                            }
+                            UnsafeMutableRawPointer(column.baseAddress! + x).storeBytes(of: acc, as: SIMD16<UInt16>.self)
+                            x += 16
+                        }
+                        while x < n {
+                            var v: UInt16 = 0
+                            for dy in 0..<f { v &+= UInt16(top[dy * plane.stride + x]) }
+                            column[x] = v
+                            x += 1
+                        }
+                        // Division by the area as a multiplication by its rounded-up reciprocal: exact here (sums below
+                        // 2^17, area at most 256), and a hardware divide per pixel was the shrink's largest cost.
+                        let out = dst.baseAddress! + y * w
+                        @inline(__always) func mean(_ total: UInt32) -> UInt8 {
+                            UInt8(truncatingIfNeeded: (UInt64(total &+ half) &* reciprocal) &>> 32)
+                        }
+                        switch f {
+                        case 2: for i in 0..<w { out[i] = mean(UInt32(column[2 * i]) &+ UInt32(column[2 * i + 1])) }
+                        case 3: for i in 0..<w { out[i] = mean(UInt32(column[3 * i]) &+ UInt32(column[3 * i + 1]) &+ UInt32(column[3 * i + 2])) }
+                        default:
+                            for i in done..<w {
+                                var total: UInt32 = 0
+                                for k in 0..<f { total &+= UInt32(column[f * i + k]) }
+                                out[i] = mean(total)
+                            }
+                        }
+                        continue
+                    }
                     for i in done..<w { sum[i] = 0 }
                     for dy in 0..<f {
                         let row = plane.base + (y * f + dy) * plane.stride
@@ -61,6 +102,7 @@ public struct GrayImage: Sendable, Equatable {
                     }
                     for i in done..<w { dst[y * w + i] = UInt8((sum[i] + half) / area) }
                 }
+            }
             }
         }
         self.init(width: w, height: h, pixels: out)

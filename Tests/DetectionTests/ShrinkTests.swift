@@ -8,7 +8,7 @@ struct ShrinkTests {
     @Test("shrinking by 1…5 gives the rounded block mean at every pixel", arguments: [1, 2, 3, 4, 5])
     func blockMeans(factor: Int) {
         var state: UInt64 = 0x9E3779B97F4A7C15 &* UInt64(factor)
-        for (width, height) in [(1923, 1081), (64, 8), (67, 9), (16, 4)] {
+        for (width, height) in [(1923, 1081), (1281, 721), (64, 8), (67, 9), (77, 9), (16, 4)] {
             let stride = width + 13
             var bytes = [UInt8](repeating: 0, count: stride * height)
             for i in bytes.indices {
