@@ -85,22 +85,13 @@ public struct GrayImage: Sendable, Equatable {
                         }
                         continue
                     }
-                    for i in done..<w { sum[i] = 0 }
+                    // Factor 1 (a copy) and factors above 16, whose sums outgrow 16 bits.
+                    for i in 0..<w { sum[i] = 0 }
                     for dy in 0..<f {
                         let row = plane.base + (y * f + dy) * plane.stride
-                        switch f {
-                        case 1: for i in 0..<w { sum[i] &+= UInt32(row[i]) }
-                        case 2: for i in 0..<w { sum[i] &+= UInt32(row[2 * i]) &+ UInt32(row[2 * i + 1]) }
-                        case 3: for i in 0..<w { sum[i] &+= UInt32(row[3 * i]) &+ UInt32(row[3 * i + 1]) &+ UInt32(row[3 * i + 2]) }
-                        case 4:
-                            for i in done..<w {
-                                sum[i] &+= UInt32(row[4 * i]) &+ UInt32(row[4 * i + 1]) &+ UInt32(row[4 * i + 2]) &+ UInt32(row[4 * i + 3])
-                            }
-                        default:
-                            for i in 0..<w { for k in 0..<f { sum[i] &+= UInt32(row[f * i + k]) } }
-                        }
+                        for i in 0..<w { for k in 0..<f { sum[i] &+= UInt32(row[f * i + k]) } }
                     }
-                    for i in done..<w { dst[y * w + i] = UInt8((sum[i] + half) / area) }
+                    for i in 0..<w { dst[y * w + i] = UInt8((sum[i] + half) / area) }
                 }
             }
             }

@@ -167,7 +167,7 @@ public final class FleetWorker: Sendable {
             }
         case .inputFailed(let message, let row, let stats):
             let retry = options.retryDelaySeconds * Double(job.attempt)
-            switch try await db.fail(job, error: message, retryDelay: retry, input: row, statsJSON: stats, runID: row?.runID ?? 0) {
+            switch try await db.fail(job, error: message, retryDelay: retry, input: row, statsJSON: stats) {
             case "parked"?:
                 state.withLock { $0.failed += 1 }
                 log("error: job \(job.id) parked after \(job.attempt) attempt\(job.attempt == 1 ? "" : "s"): \(message)")
@@ -213,12 +213,12 @@ public final class FleetWorker: Sendable {
             return .done(result, sha256: hashed.sha256, key: key, note: nil)
         } catch let error as PipelineError {
             if case .output = error { return .outputFailed(error) }
-            let message = Self.describe(error, path: job.inputPath)
+            let message = InputProcessor.describe(error, path: job.inputPath)
             return .inputFailed(message, row: failedRow(job, sha256: hashed.sha256, size: hashed.size, error: message, runID: runID), statsJSON: nil)
         } catch let error as VideoIOError where error.kind == .write {
             return .outputFailed(PipelineError.output(error.path, "cannot write: \(error.reason)"))
         } catch {
-            let message = Self.describe(error, path: job.inputPath)
+            let message = InputProcessor.describe(error, path: job.inputPath)
             return .inputFailed(message, row: failedRow(job, sha256: hashed.sha256, size: hashed.size, error: message, runID: runID), statsJSON: nil)
         }
     }
@@ -227,11 +227,6 @@ public final class FleetWorker: Sendable {
         InputRow(key: sha256.map { InputProcessor.inputKey(sha256: $0, pipelineSha256: job.pipelineSha256) } ?? "unreadable:\(job.inputPath)",
                  path: job.inputPath, sha256: sha256 ?? "", size: size, pipelineSha256: job.pipelineSha256, status: "failed", error: error,
                  frames: 0, durationS: 0, startTime: nil, runID: runID)
-    }
-
-    static func describe(_ error: Error, path: String) -> String {
-        let text = "\(error)"
-        return text.hasPrefix(path) ? text : "\(path): \(text)"
     }
 
     /// The processor of a pipeline, parsed once from the text the queue holds.
@@ -245,8 +240,7 @@ public final class FleetWorker: Sendable {
             throw FleetError.usage("\(pipeline.path): the queued pipeline does not load: \(error)")
         }
         guard config.sha256 == sha256 else { throw FleetError.database("pipeline \(sha256.prefix(12)): its text does not match its hash") }
-        var runner = StageRunner(config: config, decoderThreads: options.threads, clipEncoder: options.evidence ? clipEncoder : nil)
-        runner.queueDepth = 8
+        let runner = StageRunner(config: config, decoderThreads: options.threads, clipEncoder: options.evidence ? clipEncoder : nil)
         let processor = InputProcessor(config: config, runner: runner, outputDirectory: options.evidenceRoot, version: version,
                                        evidence: options.evidence)
         state.withLock { $0.processors[sha256] = processor }

@@ -104,7 +104,7 @@ extension FleetDatabase {
     /// Records a failed attempt: `failed` (claimable again after `retryDelay` seconds) or, on the last attempt,
     /// `parked` with its error, plus a failed input row for the store (as a local run keeps one).
     /// Returns the new state, or nil when the lease was lost.
-    public func fail(_ job: ClaimedJob, error: String, retryDelay: Double, input: InputRow?, statsJSON: String?, runID: Int64) async throws -> String? {
+    public func fail(_ job: ClaimedJob, error: String, retryDelay: Double, input: InputRow?, statsJSON: String?) async throws -> String? {
         try await transaction { c in
             let rows = try await c.query("""
                 UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'parked' ELSE 'failed' END,

@@ -104,10 +104,8 @@ public final class BatchRunner: @unchecked Sendable {
         self.options = options
         self.outputDirectory = outputDirectory
         self.version = version
-        var r = StageRunner(config: config, decoderThreads: options.threads, clipEncoder: options.evidence ? clipEncoder : nil)
-        r.queueDepth = 8
-        runner = r
-        processor = InputProcessor(config: config, runner: r, outputDirectory: outputDirectory, version: version, evidence: options.evidence)
+        runner = StageRunner(config: config, decoderThreads: options.threads, clipEncoder: options.evidence ? clipEncoder : nil)
+        processor = InputProcessor(config: config, runner: runner, outputDirectory: outputDirectory, version: version, evidence: options.evidence)
     }
 
     /// Checks that the output folder can be made and written, before any work.
@@ -131,9 +129,7 @@ public final class BatchRunner: @unchecked Sendable {
             throw PipelineError.output(dir, "the output folder is not writable")
         }
         try? fm.removeItem(atPath: probe)
-        for sub in ["evidence", "tracks", "signal"] {
-            try? fm.createDirectory(atPath: (dir as NSString).appendingPathComponent(sub), withIntermediateDirectories: true)
-        }
+        InputProcessor.makeFolders(in: dir)
         // Temporary files of a run that was killed (every file is written under a hidden name and renamed into
         // place): never part of the results, removed before work starts.
         for sub in ["", "evidence", "tracks", "signal"] {
@@ -290,7 +286,7 @@ public final class BatchRunner: @unchecked Sendable {
             throw PipelineError.output(store.path, "cannot write the store: \(error.message ?? "\(error)")")
         } catch {
             progress.mutate { $0.current[slot] = nil }
-            outcome.error = Self.describe(error, path: path)
+            outcome.error = InputProcessor.describe(error, path: path)
             outcome.seconds = Date().timeIntervalSince(started)
             return try fail(outcome, store: store, runID: runID, key: key)
         }
@@ -310,11 +306,6 @@ public final class BatchRunner: @unchecked Sendable {
                            error: o.error, frames: o.frames, durationS: o.durationS, startTime: nil, runID: runID)
         try store.commit(input: row, statsJSON: try statsJSON(o), records: [])
         return o
-    }
-
-    static func describe(_ error: Error, path: String) -> String {
-        let text = "\(error)"
-        return text.hasPrefix(path) ? text : "\(path): \(text)"
     }
 
     private func statsJSON(_ o: InputOutcome) throws -> String { try InputProcessor.statsJSON(o) }

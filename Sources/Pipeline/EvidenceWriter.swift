@@ -31,7 +31,8 @@ public struct EvidenceWriter: Sendable {
     }
 
     /// Writes the evidence files and returns, per record id, the evidence entries (kind, relative path, sha256).
-    public func write(input path: String, requests: [EvidenceRequest], tracks: [Track]) throws -> [String: [ViolationRecord.Evidence]] {
+    /// `info` is the input's as the analysis read it (its frame rate times the clips).
+    public func write(input path: String, info: MediaInfo, requests: [EvidenceRequest], tracks: [Track]) throws -> [String: [ViolationRecord.Evidence]] {
         guard !requests.isEmpty, config.evidence.stills || (config.evidence.clip && runner.clipEncoder != nil) else { return [:] }
         let folder = (runDirectory as NSString).appendingPathComponent("evidence")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
@@ -68,7 +69,6 @@ public struct EvidenceWriter: Sendable {
         // Every still and clip lies inside one stretch. Stretches are shared out between two workers, each with its
         // own decoder, so that two clip encoders (each a process of one thread) run at once: the evidence pass takes
         // about half the time on two cores. The files do not depend on which worker made them.
-        let info = try VideoReader(path: path, options: DecodeOptions(threads: 1)).info
         let frameRate = Self.frameRate(info)
         let tolerance = 0.25 / max(1, frameRate.perSecond)
         func inside(_ a: Double, _ b: Double, _ span: (Double, Double)) -> Bool { a >= span.0 - 1e-9 && b <= span.1 + 1e-9 }

@@ -69,7 +69,7 @@ public struct InputProcessor: Sendable {
         let evidenceStart = (process: CPUClock.process(), children: CPUClock.children())
         if evidence {
             let files = try EvidenceWriter(config: config, runner: runner, runDirectory: outputDirectory)
-                .write(input: path, requests: requests, tracks: analysis.tracks)
+                .write(input: path, info: analysis.info, requests: requests, tracks: analysis.tracks)
             for k in drafts.indices { drafts[k].evidence = files[drafts[k].id] ?? []; evidenceCount += drafts[k].evidence.count }
         }
         let evidenceCPU = CPUClock.process() - evidenceStart.process + CPUClock.children() - evidenceStart.children
@@ -111,6 +111,12 @@ public struct InputProcessor: Sendable {
         let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
         let safe = String(base.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) && $0.isASCII || "._-".unicodeScalars.contains($0) ? Character($0) : "_" }).prefix(60)
         return "\(safe.isEmpty ? "input" : String(safe))-\(sha256.prefix(12))"
+    }
+
+    /// An input's error as one line that names the file.
+    public static func describe(_ error: Error, path: String) -> String {
+        let text = "\(error)"
+        return text.hasPrefix(path) ? text : "\(path): \(text)"
     }
 
     public static func statsJSON(_ o: InputOutcome) throws -> String {

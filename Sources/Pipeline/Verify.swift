@@ -5,6 +5,9 @@ import TrafficModel
 /// record's SHA-256, every input against its stored SHA-256, and a re-run of sampled inputs with the stored
 /// pipeline compared with the records field by field.
 public struct Verify {
+    /// The finding for a run.json that no longer parses: nothing can be re-run from it.
+    public static let unreadableRunSummary = "not a valid run summary (altered or damaged), so the exports cannot be checked against it"
+
     public struct Finding: Sendable, Equatable {
         /// What was checked (a file, an input).
         public var subject: String
@@ -34,7 +37,7 @@ public struct Verify {
             let stored = try JSONDecoder().decode(Stored.self, from: runData)
             expectedHashes = [("violations.jsonl", stored.violations.jsonlSha256), ("violations.csv", stored.violations.csvSha256)]
         } catch {
-            findings.append(Finding(subject: "run.json", match: false, detail: "not a valid run summary (altered or damaged), so the exports cannot be checked against it"))
+            findings.append(Finding(subject: "run.json", match: false, detail: Self.unreadableRunSummary))
         }
         for (file, expected) in expectedHashes {
             let actual = (FileManager.default.contents(atPath: path(file))).map { EvidenceWriter.sha256(Array($0)) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Pipeline
 import Rules
 import TrafficModel
 
@@ -89,20 +90,20 @@ struct BenchRules: ParsableCommand {
         var events = 0
         var stats = RuleStats()
         for _ in 0..<max(1, repeats) {
-            let start = threadCPUSeconds()
+            let start = CPUClock.thread()
             var count = 0
             for input in batch {
                 let result = engine.evaluate(tracks: input, timeline: timeline)
                 count += result.events.count
                 stats = result.stats
             }
-            best = min(best, threadCPUSeconds() - start)
+            best = min(best, CPUClock.thread() - start)
             events = count
         }
         // Where the time goes: the tables' build (projection) against the whole.
-        let t0 = threadCPUSeconds()
+        let t0 = CPUClock.thread()
         for input in batch { _ = TrackTable(tracks: input, calibration: calibration) }
-        let build = threadCPUSeconds() - t0
+        let build = CPUClock.thread() - t0
         print(String(format: "table build (projection) %.0f ms of %.0f ms; joining, rules and dedup the rest", build * 1000, best * 1000))
         let rate = Double(boxes) / best
         let line = String(format: "| %d × %d | %d | %.3f | %.1f | %d |", inputs, tracks, boxes, best * 1000, rate / 1e6, events)

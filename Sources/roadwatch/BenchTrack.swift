@@ -1,6 +1,7 @@
 import ArgumentParser
 import Detection
 import Foundation
+import Pipeline
 import Tracking
 import VideoIO
 
@@ -40,11 +41,11 @@ struct BenchTrack: ParsableCommand {
             let tracker = Tracker()
             var detectSeconds = 0.0, trackSeconds = 0.0
             while let frame = try reader.nextFrame() {
-                start = threadCPUSeconds()
+                start = CPUClock.thread()
                 let detections = detector.detect(frame)
-                let middle = threadCPUSeconds()
+                let middle = CPUClock.thread()
                 tracker.update(detections)
-                trackSeconds += threadCPUSeconds() - middle
+                trackSeconds += CPUClock.thread() - middle
                 detectSeconds += middle - start
             }
             let detectMs = detectSeconds * 1000 / Double(max(1, frames)), trackMs = trackSeconds * 1000 / Double(max(1, frames))
@@ -59,11 +60,4 @@ struct BenchTrack: ParsableCommand {
             print("wrote \(markdown)")
         }
     }
-}
-
-/// CPU time used by the calling thread, in seconds.
-func threadCPUSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }

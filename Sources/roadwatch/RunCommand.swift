@@ -400,7 +400,7 @@ struct VerifyCommand: ParsableCommand {
         let verify = Verify(runDirectory: runDirectory, version: RoadwatchVersion.string, clipEncoder: ownExecutable())
         var findings = try verify.checkFiles()
         if let publicKey { findings.insert(try RunSigning.check(runDirectory: runDirectory, publicKeyFile: publicKey), at: 0) }
-        let unreadable = findings.contains { $0.subject == "run.json" && !$0.match && $0.detail.hasPrefix("not a valid run summary") }
+        let unreadable = findings.contains { $0.subject == "run.json" && !$0.match && $0.detail == Verify.unreadableRunSummary }
         if !hashesOnly && !unreadable { findings += try verify.rerun(sample: all ? nil : sample) }
         for f in findings where !f.match || !f.subject.hasPrefix("evidence/") {
             print("\(f.match ? "MATCH   " : "MISMATCH") \(f.subject): \(f.detail)")

@@ -180,12 +180,12 @@ struct FleetQueueTests {
                     #expect(error.first?.first??.contains("lease of w9 expired") == true, "\(error)")
 
                     // Fails twice (max 2 attempts): failed, then parked with its error.
-                    #expect(try await db.fail(b, error: "\(files[1]): not footage", retryDelay: 0, input: nil, statsJSON: nil, runID: 0) == "failed")
+                    #expect(try await db.fail(b, error: "\(files[1]): not footage", retryDelay: 0, input: nil, statsJSON: nil) == "failed")
                     let b2 = try #require(try await db.claim(worker: "w11", leaseSeconds: 30))
                     #expect(b2.id == b.id && b2.attempt == 2)
-                    #expect(try await db.fail(b2, error: "\(files[1]): not footage", retryDelay: 0, input: nil, statsJSON: nil, runID: 0) == "parked")
+                    #expect(try await db.fail(b2, error: "\(files[1]): not footage", retryDelay: 0, input: nil, statsJSON: nil) == "parked")
                     // A failure waits for its retry delay.
-                    #expect(try await db.fail(c, error: "transient", retryDelay: 60, input: nil, statsJSON: nil, runID: 0) == "failed")
+                    #expect(try await db.fail(c, error: "transient", retryDelay: 60, input: nil, statsJSON: nil) == "failed")
                     #expect(try await db.claim(worker: "w12", leaseSeconds: 30) == nil)
 
                     let status = try await db.status()
