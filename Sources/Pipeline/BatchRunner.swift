@@ -55,6 +55,9 @@ public struct RunSummary: Sendable, Codable {
     public var pipeline: PipelineInfo
     public var inputs: [InputOutcome]
     public var violations: ViolationTotals
+    /// This process's peak resident memory over the run, in MiB (VmHWM; evidence encoders, separate processes, not
+    /// included). Absent in run.json files written before it was recorded.
+    public var peakRSSMiB: Double?
 
     public struct PipelineInfo: Sendable, Codable {
         public var path: String
@@ -194,7 +197,8 @@ public final class BatchRunner: @unchecked Sendable {
         let ordered = (0..<inputs.count).compactMap { outcomes.value[$0] }
         let summary = RunSummary(version: version, startedAt: ISO8601Instant.format(started), finishedAt: ISO8601Instant.format(finished),
                                  wallSeconds: finished.timeIntervalSince(started), options: options,
-                                 pipeline: .init(path: config.path, sha256: config.sha256, text: config.text), inputs: ordered, violations: totals)
+                                 pipeline: .init(path: config.path, sha256: config.sha256, text: config.text), inputs: ordered, violations: totals,
+                                 peakRSSMiB: (PeakMemory.residentMiB() * 10).rounded() / 10)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try writeAtomically(try encoder.encode(summary), to: "run.json")

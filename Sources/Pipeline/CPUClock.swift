@@ -41,3 +41,21 @@ public struct StageCPU: Sendable, Codable, Equatable {
     /// Milliseconds per frame of a stage's figure.
     public func perFrame(_ ms: Double) -> Double { frames > 0 ? ms / Double(frames) : 0 }
 }
+
+/// The peak resident memory of this process's own address space.
+public enum PeakMemory {
+    /// VmHWM from /proc/self/status, in MiB: the high-water mark of this image's pages only. Not getrusage's
+    /// ru_maxrss: a process started with posix_spawn (vfork) inherits its parent's high-water mark at exec, so a
+    /// child of a large test runner or bench process would report the parent's peak as its own. Falls back to
+    /// ru_maxrss where /proc is not mounted.
+    public static func residentMiB() -> Double {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kib = Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") {
+            return kib / 1024
+        }
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        return Double(u.ru_maxrss) / 1024
+    }
+}

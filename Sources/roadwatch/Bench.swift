@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Pipeline
 import VideoIO
 
 struct Bench: ParsableCommand {
@@ -138,12 +139,8 @@ enum DecodeBenchmark {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 
-    /// Peak resident set size of this process so far (getrusage reports KiB on Linux).
-    static func peakRSSMiB() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
-    }
+    /// Peak resident set size of this process so far (VmHWM, not the parent's: see PeakMemory).
+    static func peakRSSMiB() -> Double { PeakMemory.residentMiB() }
 
     static func monotonicSeconds() -> Double {
         var ts = timespec()

@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import Testing
 import TrafficModel
 import VideoIO
@@ -195,15 +196,35 @@ struct MemoryFlatnessTests {
             try writer.finish()
             // Each repeat opens the file afresh and decodes all 100 frames (345 KB each); a leak of one frame per
             // repeat would add 3.4 MB over ten repeats, a leaked decoder far more.
-            // One malloc arena: with FFmpeg's frame threads under a loaded machine (the whole suite runs in parallel)
-            // glibc may open another per-thread arena during the longer run and touch tens of MB of it (27.7 MiB seen
-            // in CI), which is allocator placement, not a leak; with one arena a leaked frame or decoder still shows.
-            let oneArena = ["MALLOC_ARENA_MAX": "1"]
-            let short = try CLI.run(["bench", "decode", "--repeats", "2", "--ffmpeg", "/nonexistent/ffmpeg", clip], environment: oneArena)
-            let long = try CLI.run(["bench", "decode", "--repeats", "12", "--ffmpeg", "/nonexistent/ffmpeg", clip], environment: oneArena)
+            // The child reports VmHWM, its own image's peak: ru_maxrss (used before) also carried this test runner's
+            // peak over into the child at exec (posix_spawn is a vfork), so the later of the two commands reported
+            // the runner's growing RSS under the parallel suite (27.7 MiB "growth" in CI).
+            let short = try CLI.run(["bench", "decode", "--repeats", "2", "--ffmpeg", "/nonexistent/ffmpeg", clip])
+            let long = try CLI.run(["bench", "decode", "--repeats", "12", "--ffmpeg", "/nonexistent/ffmpeg", clip])
             #expect(short.status == 0 && long.status == 0, "\(short.stderr) \(long.stderr)")
             let a = try #require(peak(short.stdout)), b = try #require(peak(long.stdout))
             #expect(b - a < 3, "peak RSS grew from \(a) MiB to \(b) MiB")
         }
+    }
+
+    @Test("a command's peak RSS is its own, not that of the process that started it")
+    func ownPeak() throws {
+        // This runner touches 400 MiB, then starts `bench decode` (a ~65 MiB process) and `run`: both must report
+        // their own peaks, as run.json's peakRSSMiB and bench run's table rely on.
+        let ballast = UnsafeMutableRawBufferPointer.allocate(byteCount: 400 << 20, alignment: 4096)
+        defer { ballast.deallocate() }
+        for offset in stride(from: 0, to: ballast.count, by: 4096) { ballast[offset] = 1 }
+        let decode = try CLI.run(["bench", "decode", "--repeats", "1", "--ffmpeg", "/nonexistent/ffmpeg", packageRoot.appendingPathComponent("SampleVideo/junction-day.mp4").path])
+        let peakDecode = try #require(peak(decode.stdout), "\(decode.stdout) \(decode.stderr)")
+        #expect(peakDecode > 20 && peakDecode < 300, "bench decode reported \(peakDecode) MiB")
+        try withTemporaryDirectory { dir in
+            let out = dir.appendingPathComponent("out").path
+            let run = try CLI.run(["run", packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, packageRoot.appendingPathComponent("SampleVideo/junction-day.mp4").path, "--out", out, "--no-evidence", "--plain"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let summary = try JSONDecoder().decode(RunSummary.self, from: Data(contentsOf: URL(fileURLWithPath: out + "/run.json")))
+            let peakRun = try #require(summary.peakRSSMiB)
+            #expect(peakRun > 20 && peakRun < 300, "run.json reports \(peakRun) MiB")
+        }
+        _ = ballast[0]
     }
 }
