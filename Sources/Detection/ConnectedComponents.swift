@@ -12,12 +12,95 @@ public struct Component: Sendable, Equatable {
     public var height: Int { maxY - minY + 1 }
 }
 
-/// 8-connected components of a binary mask (non-zero = foreground), by two passes with union–find.
-/// With `core`, each component also gets the bounding boxes of its core pixels (bit 1) and strong core pixels (bit 2).
+/// 8-connected components of a binary mask (non-zero = foreground). With `core`, each component also gets the
+/// bounding boxes of its core pixels (bit 1) and strong core pixels (bit 2). Ordered by top row, then left edge,
+/// then the raster order of their first pixel.
 public func connectedComponents(_ mask: [UInt8], core: [UInt8]? = nil, width: Int, height: Int) -> [Component] {
-    var labels = [Int32](repeating: 0, count: width * height)
-    var parent: [Int32] = [0]
-    func find(_ a: Int32) -> Int32 {
+    ComponentLabeler().label(mask, core: core, width: width, height: height)
+}
+
+/// Labels components over runs of foreground pixels (row by row, union–find over the runs that touch in the row
+/// above), so the cost follows the foreground rather than the picture, and keeps its buffers from frame to frame.
+public final class ComponentLabeler {
+    private var runs: [(x0: Int32, x1: Int32, y: Int32, label: Int32)] = []
+    private var parent: [Int32] = []
+    private var slot: [Int32] = []
+
+    public init() {}
+
+    public func label(_ mask: [UInt8], core: [UInt8]? = nil, width: Int, height: Int) -> [Component] {
+        precondition(mask.count >= width * height && (core.map { $0.count >= width * height } ?? true))
+        runs.removeAll(keepingCapacity: true)
+        parent.removeAll(keepingCapacity: true)
+        mask.withUnsafeBufferPointer { m in
+            let base = m.baseAddress!
+            var previous = 0..<0
+            for y in 0..<height {
+                let row = base + y * width
+                let first = runs.count
+                var j = previous.lowerBound
+                var x = 0
+                while x < width {
+                    if x + 8 <= width && UnsafeRawPointer(row + x).loadUnaligned(as: UInt64.self) == 0 { x += 8; continue }
+                    if row[x] == 0 { x += 1; continue }
+                    let x0 = x
+                    while x < width && row[x] != 0 { x += 1 }
+                    let x1 = x - 1
+                    // Runs of the row above that touch this one, diagonals included.
+                    while j < previous.upperBound && Int(runs[j].x1) < x0 - 1 { j += 1 }
+                    var label: Int32 = -1
+                    var k = j
+                    while k < previous.upperBound && Int(runs[k].x0) <= x1 + 1 {
+                        let other = find(runs[k].label)
+                        if label < 0 { label = other } else if other != label {
+                            let root = min(label, other)
+                            parent[Int(max(label, other))] = root
+                            label = root
+                        }
+                        k += 1
+                    }
+                    if label < 0 { label = Int32(parent.count); parent.append(label) }
+                    runs.append((Int32(x0), Int32(x1), Int32(y), label))
+                }
+                previous = first..<runs.count
+            }
+        }
+        // One component per root, numbered in the raster order of its first run.
+        slot.removeAll(keepingCapacity: true)
+        slot.append(contentsOf: repeatElement(-1, count: parent.count))
+        var components: [Component] = []
+        for r in runs.indices {
+            let run = runs[r]
+            let root = Int(find(run.label))
+            let x0 = Int(run.x0), x1 = Int(run.x1), y = Int(run.y)
+            if slot[root] < 0 {
+                slot[root] = Int32(components.count)
+                components.append(Component(minX: x0, minY: y, maxX: x1, maxY: y, pixels: 0))
+            }
+            let index = Int(slot[root])
+            var c = components[index]
+            c.minX = min(c.minX, x0); c.maxX = max(c.maxX, x1); c.maxY = y
+            c.pixels += x1 - x0 + 1
+            if let core {
+                for x in x0...x1 {
+                    let level = core[y * width + x]
+                    if level & 1 != 0 {
+                        c.coreMinX = min(c.coreMinX, x); c.coreMaxX = max(c.coreMaxX, x); c.coreMinY = min(c.coreMinY, y); c.coreMaxY = max(c.coreMaxY, y)
+                        c.corePixels += 1
+                    }
+                    if level & 2 != 0 {
+                        c.strongMinX = min(c.strongMinX, x); c.strongMaxX = max(c.strongMaxX, x); c.strongMinY = min(c.strongMinY, y); c.strongMaxY = max(c.strongMaxY, y)
+                        c.strongPixels += 1
+                    }
+                }
+            }
+            components[index] = c
+        }
+        // Ties of top row and left edge keep the raster order of first pixels: deterministic whatever the hashing.
+        return components.enumerated().sorted { ($0.element.minY, $0.element.minX, $0.offset) < ($1.element.minY, $1.element.minX, $1.offset) }.map(\.element)
+    }
+
+    private func find(_ a: Int32) -> Int32 {
         var a = a
         while parent[Int(a)] != a {
             parent[Int(a)] = parent[Int(parent[Int(a)])]
@@ -25,49 +108,4 @@ public func connectedComponents(_ mask: [UInt8], core: [UInt8]? = nil, width: In
         }
         return a
     }
-    func union(_ a: Int32, _ b: Int32) {
-        let ra = find(a), rb = find(b)
-        if ra != rb { parent[Int(max(ra, rb))] = min(ra, rb) }
-    }
-    for y in 0..<height {
-        for x in 0..<width where mask[y * width + x] != 0 {
-            var label: Int32 = 0
-            // Neighbours already visited: W, NW, N, NE.
-            let neighbours = [(x - 1, y), (x - 1, y - 1), (x, y - 1), (x + 1, y - 1)]
-            for (nx, ny) in neighbours where nx >= 0 && ny >= 0 && nx < width {
-                let l = labels[ny * width + nx]
-                guard l != 0 else { continue }
-                if label == 0 { label = l } else if l != label { union(label, l) }
-            }
-            if label == 0 {
-                label = Int32(parent.count)
-                parent.append(label)
-            }
-            labels[y * width + x] = label
-        }
-    }
-    var components: [Int32: Component] = [:]
-    for y in 0..<height {
-        for x in 0..<width {
-            let l = labels[y * width + x]
-            guard l != 0 else { continue }
-            let root = find(l)
-            var c = components[root] ?? Component(minX: x, minY: y, maxX: x, maxY: y, pixels: 0)
-            c.minX = min(c.minX, x); c.maxX = max(c.maxX, x); c.minY = min(c.minY, y); c.maxY = max(c.maxY, y)
-            c.pixels += 1
-            if let core {
-                let level = core[y * width + x]
-                if level & 1 != 0 {
-                    c.coreMinX = min(c.coreMinX, x); c.coreMaxX = max(c.coreMaxX, x); c.coreMinY = min(c.coreMinY, y); c.coreMaxY = max(c.coreMaxY, y)
-                    c.corePixels += 1
-                }
-                if level & 2 != 0 {
-                    c.strongMinX = min(c.strongMinX, x); c.strongMaxX = max(c.strongMaxX, x); c.strongMinY = min(c.strongMinY, y); c.strongMaxY = max(c.strongMaxY, y)
-                    c.strongPixels += 1
-                }
-            }
-            components[root] = c
-        }
-    }
-    return components.values.sorted { ($0.minY, $0.minX) < ($1.minY, $1.minX) }
 }

@@ -23,7 +23,7 @@ struct BenchRun: ParsableCommand {
     @Option(help: "Threads for the ffmpeg CLI and for VideoReader's decode-only runs (the issue's yardstick: 2).")
     var threads = 2
 
-    @Option(help: "Decoder threads for `roadwatch run` (default: run's own default, each job's share of the cores plus two).")
+    @Option(help: "Decoder threads for `roadwatch run` (default: run's own default, each job's share of the cores plus four, at most 6).")
     var runThreads: Int?
 
     @Option(help: "Runs of each measurement; the fastest counts (peak RSS: the largest).")

@@ -144,7 +144,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var once = false
     @Option(help: "Jobs processed at once by this worker.")
     var jobs = 1
-    @Option(help: "Decoder threads per job (default: each job's share of the cores plus two, at most 4).")
+    @Option(help: "Decoder threads per job (default: each job's share of the cores plus four, at most 6).")
     var threads: Int?
     @Option(help: "Lease length in seconds (renewed every third of it while a job runs).")
     var lease = 60.0

@@ -47,7 +47,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Files processed at once.")
     var jobs = 1
 
-    @Option(help: "Decoder threads per file (default: each job's share of the cores plus two, at most 4).")
+    @Option(help: "Decoder threads per file (default: each job's share of the cores plus four, at most 6).")
     var threads: Int?
 
     @Flag(help: "Write no evidence stills or clips.")

@@ -104,4 +104,69 @@ struct ComponentTests {
         #expect(c.contains { $0.minX == 4 && $0.pixels == 2 })
         #expect(c.contains { $0.minY == 4 && $0.pixels == 1 })
     }
+
+    /// Flood fill, the definition: every 8-connected region with its boxes of all, core and strong pixels.
+    func reference(_ mask: [UInt8], core: [UInt8], width: Int, height: Int) -> [Component] {
+        var seen = [Bool](repeating: false, count: mask.count)
+        var out: [Component] = []
+        for start in mask.indices where mask[start] != 0 && !seen[start] {
+            var c = Component(minX: start % width, minY: start / width, maxX: start % width, maxY: start / width, pixels: 0)
+            var stack = [start]
+            seen[start] = true
+            while let i = stack.popLast() {
+                let x = i % width, y = i / width
+                c.minX = min(c.minX, x); c.maxX = max(c.maxX, x); c.minY = min(c.minY, y); c.maxY = max(c.maxY, y)
+                c.pixels += 1
+                if core[i] & 1 != 0 {
+                    c.coreMinX = min(c.coreMinX, x); c.coreMaxX = max(c.coreMaxX, x); c.coreMinY = min(c.coreMinY, y); c.coreMaxY = max(c.coreMaxY, y)
+                    c.corePixels += 1
+                }
+                if core[i] & 2 != 0 {
+                    c.strongMinX = min(c.strongMinX, x); c.strongMaxX = max(c.strongMaxX, x); c.strongMinY = min(c.strongMinY, y); c.strongMaxY = max(c.strongMaxY, y)
+                    c.strongPixels += 1
+                }
+                for ny in max(0, y - 1)...min(height - 1, y + 1) {
+                    for nx in max(0, x - 1)...min(width - 1, x + 1) where mask[ny * width + nx] != 0 && !seen[ny * width + nx] {
+                        seen[ny * width + nx] = true
+                        stack.append(ny * width + nx)
+                    }
+                }
+            }
+            out.append(c)
+        }
+        return out
+    }
+
+    @Test("run labelling equals flood fill on random masks (U shapes, diagonals, ties of top-left corners)", arguments: [0.2, 0.45, 0.6])
+    func againstFloodFill(density: Double) {
+        var rng = SplitMix(seed: UInt64(density * 1000))
+        let labeler = ComponentLabeler()
+        for size in [(1, 1), (7, 3), (37, 29), (64, 40)] {
+            let (w, h) = size
+            for _ in 0..<20 {
+                let mask = (0..<(w * h)).map { _ in rng.unit() < density ? UInt8(255) : 0 }
+                let core = mask.map { $0 == 0 ? UInt8(0) : UInt8(rng.next() % 4) }
+                let got = labeler.label(mask, core: core, width: w, height: h)
+                let want = reference(mask, core: core, width: w, height: h)
+                #expect(got.count == want.count)
+                // Same set of components, and ordered by top row then left edge.
+                #expect(Set(got.map { "\($0)" }) == Set(want.map { "\($0)" }))
+                #expect(zip(got, got.dropFirst()).allSatisfy { ($0.minY, $0.minX) <= ($1.minY, $1.minX) })
+            }
+        }
+    }
+}
+
+/// A small deterministic generator for test masks.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
