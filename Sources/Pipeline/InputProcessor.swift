@@ -68,6 +68,11 @@ public struct InputProcessor: Sendable {
         var evidenceCount = 0
         let evidenceStart = (process: CPUClock.process(), children: CPUClock.children())
         if evidence {
+            // The analysis's freed decoder frames and the track file's encoding sit in malloc's free lists; hand them
+            // back before the evidence decoders allocate theirs, so the peak does not grow with the input's length.
+            #if os(Linux)
+            _ = mallocTrim(0)
+            #endif
             let files = try EvidenceWriter(config: config, runner: runner, runDirectory: outputDirectory)
                 .write(input: path, info: analysis.info, requests: requests, tracks: analysis.tracks)
             for k in drafts.indices { drafts[k].evidence = files[drafts[k].id] ?? []; evidenceCount += drafts[k].evidence.count }
@@ -154,3 +159,8 @@ public struct InputProcessor: Sendable {
         }
     }
 }
+
+#if os(Linux)
+/// glibc's malloc_trim (its header is not in Swift's Glibc module): returns free heap pages to the system.
+@_silgen_name("malloc_trim") private func mallocTrim(_ pad: Int) -> Int32
+#endif
