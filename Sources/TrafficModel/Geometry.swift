@@ -94,6 +94,11 @@ public struct Box: Sendable, Hashable, NumberArrayCodable, CustomStringConvertib
         guard x1 > x0, y1 > y0 else { return nil }
         return Box(x: x0, y: y0, width: x1 - x0, height: y1 - y0)
     }
+    /// The smallest box holding both.
+    @inlinable public func union(_ o: Box) -> Box {
+        let x0 = min(x, o.x), y0 = min(y, o.y)
+        return Box(x: x0, y: y0, width: max(maxX, o.maxX) - x0, height: max(maxY, o.maxY) - y0)
+    }
     /// Intersection over union, 0 when apart.
     @inlinable public func iou(_ o: Box) -> Double {
         guard let i = intersection(o) else { return 0 }

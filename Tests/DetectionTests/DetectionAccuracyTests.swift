@@ -63,7 +63,8 @@ struct DetectionAccuracyTests {
         let debug: Set<Int> = ProcessInfo.processInfo.environment["ROADWATCH_DEBUG_IMAGES"] != nil ? [300, 500] : []
         let (precision, recall) = try evaluate("junction-day", debugFrames: debug)
         print("DETECTION junction-day: precision \(precision), recall \(recall)")
-        #expect(precision >= 0.7 && recall >= 0.55, "precision \(precision), recall \(recall)")
+        // Measured 0.791 / 0.510 (0.720 / 0.564 before the variance clip: fewer fragments and shadows, a few more misses).
+        #expect(precision >= 0.75 && recall >= 0.50, "precision \(precision), recall \(recall)")
     }
 
     /// At night most vehicles are found by their pairs of lights (measured 0.577 / 0.282; it was 0.40 / 0.03
@@ -72,7 +73,8 @@ struct DetectionAccuracyTests {
     func junctionNight() throws {
         let (precision, recall) = try evaluate("junction-night")
         print("DETECTION junction-night: precision \(precision), recall \(recall)")
-        #expect(precision >= 0.55 && recall >= 0.25, "precision \(precision), recall \(recall)")
+        // Measured 0.759 / 0.329 (0.577 / 0.282 before parts inside a light pair's box became one box).
+        #expect(precision >= 0.70 && recall >= 0.30, "precision \(precision), recall \(recall)")
     }
 }
 

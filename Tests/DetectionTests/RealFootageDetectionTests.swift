@@ -41,7 +41,7 @@ struct RealFootageDetectionTests {
         let precision = Double(tp) / Double(tp + fp), recall = Double(tp) / Double(tp + fn)
         let f = 2 * precision * recall / (precision + recall)
         print("CDNET foreground: precision \(precision), recall \(recall), F \(f)")
-        #expect(f >= 0.8, "F-measure \(f) (measured 0.848)")
+        #expect(f >= 0.88, "F-measure \(f) (measured 0.905)")
     }
 
     @Test("NGSIM US-101: box precision and recall against the COCO boxes at IoU 0.5")
@@ -77,6 +77,8 @@ struct RealFootageDetectionTests {
         let precision = Double(matched) / Double(max(1, detections)), recall = Double(matched) / Double(max(1, truths))
         print("NGSIM boxes: precision \(precision), recall \(recall) (\(matched) matched, \(detections) detections, \(truths) true boxes, parked cars included)")
         #expect(truths > 1000)
-        #expect(precision >= 0.7 && recall >= 0.72, "precision \(precision), recall \(recall) (measured 0.723, 0.760)")
+        // 0.723 / 0.760 before the variance clip (2026-11-26), which costs precision here (more small detections) for
+        // CDnet's F (0.848 → 0.905), highway-day IDF1 (0.41 → 0.50) and a night red-light runner; see docs/accuracy.md.
+        #expect(precision >= 0.65 && recall >= 0.72, "precision \(precision), recall \(recall) (measured 0.669, 0.745)")
     }
 }
