@@ -3,7 +3,7 @@ public struct Component: Sendable, Equatable {
     public var minX: Int, minY: Int, maxX: Int, maxY: Int
     public var pixels: Int
     /// Bounding box and count of the component's core pixels (core value with bit 1 set), and of its strong core
-    /// pixels (bit 2 set); see `connectedComponents(_:core:...)`.
+    /// pixels (bit 2 set); see `ComponentLabeler.label(_:core:...)`.
     public var coreMinX = Int.max, coreMinY = Int.max, coreMaxX = Int.min, coreMaxY = Int.min
     public var corePixels = 0
     public var strongMinX = Int.max, strongMinY = Int.max, strongMaxX = Int.min, strongMaxY = Int.min
@@ -14,13 +14,9 @@ public struct Component: Sendable, Equatable {
 
 /// 8-connected components of a binary mask (non-zero = foreground). With `core`, each component also gets the
 /// bounding boxes of its core pixels (bit 1) and strong core pixels (bit 2). Ordered by top row, then left edge,
-/// then the raster order of their first pixel.
-public func connectedComponents(_ mask: [UInt8], core: [UInt8]? = nil, width: Int, height: Int) -> [Component] {
-    ComponentLabeler().label(mask, core: core, width: width, height: height)
-}
-
-/// Labels components over runs of foreground pixels (row by row, union–find over the runs that touch in the row
-/// above), so the cost follows the foreground rather than the picture, and keeps its buffers from frame to frame.
+/// then the raster order of their first pixel. Labels runs of foreground pixels (row by row, union–find over the
+/// runs that touch in the row above), so the cost follows the foreground rather than the picture, and keeps its
+/// buffers from frame to frame.
 public final class ComponentLabeler {
     private var runs: [(x0: Int32, x1: Int32, y: Int32, label: Int32)] = []
     private var parent: [Int32] = []

@@ -108,7 +108,7 @@ enum DecodeBenchmark {
             _ = checksum
         }
         return Result(clip: clip, info: info!, frames: frames, roadwatchSeconds: best, ffmpegSeconds: ffmpeg == nil ? nil : bestCLI,
-                      peakRSSMiB: peakRSSMiB())
+                      peakRSSMiB: PeakMemory.residentMiB())
     }
 
     static func markdown(_ results: [Result], threads: Int) -> String {
@@ -138,9 +138,6 @@ enum DecodeBenchmark {
         }
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
-
-    /// Peak resident set size of this process so far (VmHWM, not the parent's: see PeakMemory).
-    static func peakRSSMiB() -> Double { PeakMemory.residentMiB() }
 
     static func monotonicSeconds() -> Double {
         var ts = timespec()

@@ -11,7 +11,7 @@ struct BenchRun: ParsableCommand {
         discussion: """
             Each --case PIPELINE=CLIP is measured in one go: the ffmpeg CLI decoding the clip, VideoReader decoding it in \
             full and as the analysis decodes it (no deblocking), then `roadwatch run` in a child process with evidence \
-            and without (one job, its default decoder threads unless --run-threads), its wall time and peak RSS (its own VmHWM, from its run.json), and from its run.json the CPU \
+            and without (one job, its default decoder threads unless --run-threads), its wall time, and from its run.json its peak RSS (its own VmHWM) and the CPU \
             milliseconds per frame of each stage. Best of --repeats for every timing. With --markdown FILE the table \
             replaces the run section of that file (BENCHMARKS.md).
             """

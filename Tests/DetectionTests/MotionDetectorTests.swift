@@ -98,7 +98,7 @@ struct ComponentTests {
             0, 0, 0, 0, 0,
             1, 0, 0, 0, 0,
         ].map { $0 * 255 }
-        let c = connectedComponents(mask, width: 5, height: 5)
+        let c = ComponentLabeler().label(mask, width: 5, height: 5)
         #expect(c.count == 3)
         #expect(c[0] .minX == 0 && c[0].maxX == 2 && c[0].minY == 0 && c[0].maxY == 2 && c[0].pixels == 4)
         #expect(c.contains { $0.minX == 4 && $0.pixels == 2 })
