@@ -109,9 +109,9 @@ public final class MotionDetector {
     }
 
     /// The last foreground mask at analysis resolution (255 = vehicle), for pictures and tests.
-    public var foreground: GrayImage { GrayImage(width: width, height: height, pixels: mask) }
+    public var foreground: GrayImage { GrayImage(width: width, height: height, pixels: Array(mask.prefix(width * height))) }
     /// The last core mask (foreground that is neither shadow-like nor glow-like).
-    public var coreForeground: GrayImage { GrayImage(width: width, height: height, pixels: core) }
+    public var coreForeground: GrayImage { GrayImage(width: width, height: height, pixels: Array(core.prefix(width * height))) }
 
     /// Detections in an analysis image (already shrunk by `factor`), scaled back by `factor`.
     public func detect(_ image: GrayImage, pts: Double) -> [Detection] {
@@ -220,16 +220,19 @@ public final class MotionDetector {
     private func reset(_ image: GrayImage) {
         width = image.width
         height = image.height
-        background = image.pixels.map(Float.init)
-        variance = [Float](repeating: 25, count: width * height)
-        mask = [UInt8](repeating: 0, count: width * height)
-        foregroundAge = [Float](repeating: 0, count: width * height)
+        // Per-pixel state is padded to whole groups of eight so that classification runs in lanes to the end; the
+        // padding is ignored (never foreground) and lies beyond every picture-sized loop.
+        let n = width * height, padded = (n + 7) / 8 * 8
+        background = image.pixels.map(Float.init) + [Float](repeating: 0, count: padded - n)
+        variance = [Float](repeating: 25, count: padded)
+        mask = [UInt8](repeating: 0, count: padded)
+        foregroundAge = [Float](repeating: 0, count: padded)
         warmup = [image.pixels]
         core = mask
         scratch = mask
         opened = mask
         lights = mask
-        ignoreMask = mask
+        ignoreMask = [UInt8](repeating: 0, count: n) + [UInt8](repeating: 1, count: padded - n)
         for region in options.ignore {
             // Clipped to the picture: a region may lie outside a picture smaller than the camera's usual one
             // (found by the damaged-footage corpus: a crash on an empty range).
@@ -287,13 +290,19 @@ public final class MotionDetector {
             @inline(__always) func threshold(_ i: Int, _ bg: Float) -> Float {
                 max(k * v[i].squareRoot(), min(minimum, max(6, relative * bg)))
             }
-            // 1. Candidates, eight pixels at a time (the scalar loop takes the tail; both compute the same floats).
+            // The picture's last pixels when its size is not a whole number of lanes, zero-padded to one lane.
+            let vectorEnd = n - n % 8
+            var tail = SIMD8<UInt8>()
+            for j in 0..<(n - vectorEnd) { tail[j] = c[vectorEnd + j] }
+            @inline(__always) func pixels(_ i: Int) -> SIMD8<Float> {
+                i < vectorEnd ? Self.floats(c + i) : SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: tail))
+            }
+            // 1. Candidates, eight pixels at a time (the state arrays are padded to whole lanes).
             let k2V = SIMD8<Float>(repeating: k * k), gV = SIMD8<Float>(repeating: g), minimumV = SIMD8<Float>(repeating: minimum)
             let relativeV = SIMD8<Float>(repeating: relative), six = SIMD8<Float>(repeating: 6)
-            let vectorEnd = n - n % 8
             var i = 0
-            while i < vectorEnd {
-                let cur = Self.floats(c + i), bg = gV * Self.load(b + i)
+            while i < n {
+                let cur = pixels(i), bg = gV * Self.load(b + i)
                 let d = cur - bg
                 // |d| > max(k·σ, floor) as |d| > floor and d² > k²·σ²: no square root per pixel.
                 let floor = Self.minimum(minimumV, Self.maximum(six, relativeV * bg))
@@ -301,12 +310,6 @@ public final class MotionDetector {
                 let free = UnsafeRawPointer(ignored + i).loadUnaligned(as: SIMD8<UInt8>.self) &- 1  // 0 → 255, 1 → 0
                 UnsafeMutableRawPointer(m + i).storeBytes(of: differs & free, as: SIMD8<UInt8>.self)
                 i += 8
-            }
-            while i < n {
-                let cur = Float(c[i]), bg = g * b[i]
-                let d = cur - bg
-                m[i] = abs(d) > min(minimum, max(6, relative * bg)) && d * d > k * k * v[i] && ignored[i] == 0 ? 255 : 0
-                i += 1
             }
             // 2. Small camera shake moves edges by a pixel: a candidate that matches any background pixel next to it
             // is not a vehicle. Eight mask bytes at a time, so the empty stretches cost little.
@@ -328,7 +331,7 @@ public final class MotionDetector {
                     x += 1
                 }
             }
-            // 3. Masks and learning, eight pixels at a time, then the tail.
+            // 3. Masks and learning, eight pixels at a time.
             let one = SIMD8<Float>(repeating: 1), bright = SIMD8<Float>(repeating: 225)
             let lightSourceV = SIMD8<Float>(repeating: lightSource), stepV = SIMD8<Float>(repeating: step)
             let absorbV = SIMD8<Float>(repeating: absorbAfter), floorV = SIMD8<Float>(repeating: 4)
@@ -337,9 +340,9 @@ public final class MotionDetector {
             let winsor = Float(options.varianceClip * options.varianceClip), winsorV = SIMD8<Float>(repeating: winsor)
             let glowV = SIMDMask<SIMD8<Int32>>(repeating: glow), shadowsV = SIMDMask<SIMD8<Int32>>(repeating: shadows)
             i = 0
-            while i < vectorEnd {
+            while i < n {
                 let foreground = Self.floats(UnsafePointer(m + i)) .> zero  // as floats: the integer lane compare is not vectorised
-                let cur = Self.floats(c + i), b0 = Self.load(b + i), bg = gV * b0
+                let cur = pixels(i), b0 = Self.load(b + i), bg = gV * b0
                 let d = cur - bg
                 let ratio = (cur + one) / (bg + one)
                 let brighter = glowV .& (d .> zero)
@@ -355,24 +358,6 @@ public final class MotionDetector {
                 let v0 = Self.load(v + i)
                 Self.store(Self.maximum(floorV, v0 + alpha * (Self.minimum(d * d, winsorV * v0) - v0)).replacing(with: v0, where: foreground), v + i)
                 i += 8
-            }
-            while i < n {
-                let foreground = m[i] != 0
-                let cur = Float(c[i]), bg = g * b[i]
-                let d = cur - bg
-                let ratio = (cur + 1) / (bg + 1)
-                let brighter = glow && d > 0
-                let light = foreground && brighter && (cur >= 225 || ratio >= lightSource)
-                let shadow = shadows && d < 0 && ratio >= 0.45 && ratio <= 0.78
-                let glowing = brighter && cur < 225 && ratio < lightSource
-                lightMask[i] = light ? 255 : 0
-                coreMask[i] = foreground && !shadow && !glowing ? 255 : 0
-                let a = foreground ? age[i] + step : 0
-                age[i] = a
-                let alpha = !foreground ? alphaBackground : a > absorbAfter ? 0.2 : alphaForeground
-                b[i] += alpha * (cur / g - b[i])
-                v[i] = foreground ? v[i] : max(4, v[i] + alpha * (min(d * d, winsor * v[i]) - v[i]))
-                i += 1
             }
         }
         }

@@ -88,6 +88,24 @@ struct MotionDetectorTests {
     }
 }
 
+struct OddSizeTests {
+    @Test("a picture whose size is not a whole number of lanes: a vehicle in its last pixels is found, boxed exactly")
+    func lastPixels() {
+        // 97 × 61 = 5917 pixels, 5 past the last whole group of eight; the dark block covers the bottom-right corner.
+        let w = 97, h = 61
+        let road = GrayImage(width: w, height: h, value: 100)
+        var car = road
+        for y in 51..<h { for x in 85..<w { car.pixels[y * w + x] = 30 } }
+        let detector = MotionDetector()
+        detector.prime(with: Array(repeating: road, count: 12))
+        var found: [Detection] = []
+        for k in 0..<3 { found = detector.detect(car, pts: Double(k) * 0.04) }
+        #expect(found.count == 1)
+        #expect(found.first?.box == Box(x: 85, y: 51, width: 12, height: 10), "\(found)")
+        #expect(detector.foreground.pixels.count == w * h && detector.foreground[w - 1, h - 1] == 255)
+    }
+}
+
 struct ComponentTests {
     @Test("8-connected components with bounding boxes and counts")
     func components() {
