@@ -133,7 +133,7 @@ func lineFit(_ range: Range<Int>, time: (Int) -> Double, value: (Int) -> Double)
 /// observations. A box that jumps (two vehicles merging or parting, a shadow joining, part of the vehicle lost)
 /// makes its edges, and so every position measured from them, untrustworthy.
 @inline(__always)
-func boxesSteady(_ t: TrackTable, _ range: Range<Int>, jitterPixels: Double) -> Bool {
+func boxesSteady(_ t: TrackTable, _ range: Range<Int>, jitterPixels: Double, heightMatters: Bool = true) -> Bool {
     guard range.count >= 2 else { return true }
     var i = range.lowerBound + 1
     while i < range.upperBound {
@@ -141,7 +141,7 @@ func boxesSteady(_ t: TrackTable, _ range: Range<Int>, jitterPixels: Double) -> 
         // Across a gap (an occlusion joined over) perspective changes the size more: 20 % per 0.1 s.
         let share = 0.2 * max(1, (t.pts[i] - t.pts[i - 1]) / 0.1)
         let dh = abs(b.height - a.height), dw = abs(b.width - a.width)
-        if dh > share * max(a.height, b.height) + 2 * jitterPixels || dw > share * max(a.width, b.width) + 2 * jitterPixels { return false }
+        if (heightMatters && dh > share * max(a.height, b.height) + 2 * jitterPixels) || dw > share * max(a.width, b.width) + 2 * jitterPixels { return false }
         i += 1
     }
     return true

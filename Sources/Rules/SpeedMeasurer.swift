@@ -92,7 +92,9 @@ struct SpeedMeasurer {
         }
         let ux = dx / distance, uy = dy / distance
         let zone = subrange(r, pts: t.pts, from: first.time - 0.25, to: last.time + 0.25)
-        guard boxesSteady(t, zone, jitterPixels: rules.boxJitterPixels) else {
+        // Positions come from the bottom edge and the centre: a box whose top comes and goes (a rider's head and
+        // shoulders lost at a distance) measures them as well as before; one whose width jumps does not.
+        guard boxesSteady(t, zone, jitterPixels: rules.boxJitterPixels, heightMatters: false) else {
             stats.boxUnsteady += 1
             return nil
         }

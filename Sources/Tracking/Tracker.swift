@@ -17,6 +17,13 @@ public struct TrackerOptions: Sendable, Equatable {
     public var accelerationNoise = 1.5
     /// Standard deviation of a detection's box edges, as a share of the box size.
     public var measurementNoise = 0.08
+    /// Detections scored below this only continue tracks that no confident detection continued (ByteTrack's second
+    /// pass): small blobs of a distant vehicle keep its track going, but noise of that size starts nothing.
+    public var weakConfidence = Detection.weakConfidence
+    /// With a calibration: standard deviation of unmodelled acceleration on the ground (m/s²; hard braking is 8) ...
+    public var groundAccelerationNoise = 4.0
+    /// ... and the speed a new track may have before its second sighting fixes it (m/s, one standard deviation).
+    public var groundInitialSpeed = 30.0
     public init() {}
 }
 
@@ -25,9 +32,9 @@ struct AxisFilter: Sendable {
     var x: Double, v: Double
     var p00: Double, p01: Double, p11: Double
 
-    init(_ position: Double, variance: Double) {
+    init(_ position: Double, variance: Double, velocityVariance: Double? = nil) {
         x = position; v = 0
-        p00 = variance; p01 = 0; p11 = variance * 25
+        p00 = variance; p01 = 0; p11 = velocityVariance ?? variance * 25
     }
 
     mutating func predict(dt: Double, accelerationVariance q: Double) {
@@ -51,21 +58,36 @@ struct AxisFilter: Sendable {
 }
 
 /// A multi-object tracker over image boxes (SORT-style): each track predicts its box with four constant-velocity
-/// Kalman filters (centre x, centre y, width, height); detections are assigned to predictions by minimum total
-/// cost (1 − IoU, Hungarian method) within a gate; unmatched detections start tentative tracks; confirmed tracks
-/// coast through short occlusions. Time steps come from frame timestamps, so variable frame rates are fine.
-/// Deterministic: ids are given in order of creation.
+/// Kalman filters; detections are assigned to predictions by minimum total cost (1 − IoU, Hungarian method) within
+/// a gate; unmatched detections start tentative tracks; confirmed tracks coast through short occlusions. Time steps
+/// come from frame timestamps, so variable frame rates are fine. Deterministic: ids are given in order of creation.
+///
+/// With a calibration, a track's position is its box's bottom centre on the ground, in metres, and its size is in
+/// metres at that point's scale: vehicles keep a constant velocity on the road, not in the picture, where one that
+/// drives away slows and shrinks (measured on the motorway sample: a motorcycle's image speed fell from 50 to 6 px
+/// per frame in a second, and the image-plane filter, still running ahead, lost it). Boxes whose bottom is above
+/// the horizon or too far away (see `Calibration.groundPoint`) start tracks in the picture.
 public final class Tracker {
     public let options: TrackerOptions
     private struct Live {
         var id: Int
-        var cx: AxisFilter, cy: AxisFilter, w: AxisFilter, h: AxisFilter
+        /// The box's centre in image pixels, or its bottom centre on the ground in metres (`onGround`).
+        var px: AxisFilter, py: AxisFilter
+        /// The box's width and height in pixels, or in metres at the bottom centre's scale (`onGround`).
+        var w: AxisFilter, h: AxisFilter
+        var onGround: Bool
         var hits: Int
         var lastSeen: Double
         var points: [TrackPoint]
         var confirmed: Bool
-        var box: Box { Box(x: cx.x - w.x / 2, y: cy.x - h.x / 2, width: max(1, w.x), height: max(1, h.x)) }
     }
+    /// A detection's box as a filter measurement: position (as `Live.px`, `py`) and size, with their variances.
+    private struct Measurement {
+        var x: Double, y: Double, w: Double, h: Double
+        var rx: Double, ry: Double, rSize: Double
+        var onGround: Bool
+    }
+    private let calibration: Calibration?
     private var live: [Live] = []
     private var finished: [Track] = []
     private var nextID = 1
@@ -74,8 +96,36 @@ public final class Tracker {
     public private(set) var detectionsIn = 0
     public private(set) var tracksStarted = 0
 
-    public init(options: TrackerOptions = TrackerOptions()) {
+    /// With `calibration`, tracks move on the ground plane (see above).
+    public init(options: TrackerOptions = TrackerOptions(), calibration: Calibration? = nil) {
         self.options = options
+        self.calibration = calibration
+    }
+
+    /// Where a track expects its vehicle's box now.
+    private func box(_ t: Live) -> Box {
+        if t.onGround, let calibration, let q = calibration.image(Point2(t.px.x, t.py.x)),
+           let scale = calibration.metresPerPixel(at: q)?.x, scale > 0 {
+            let w = max(1, t.w.x / scale), h = max(1, t.h.x / scale)
+            return Box(x: q.x - w / 2, y: q.y - h, width: w, height: h)
+        }
+        if t.onGround { return t.points.last!.box }
+        let w = max(1, t.w.x), h = max(1, t.h.x)
+        return Box(x: t.px.x - w / 2, y: t.py.x - h / 2, width: w, height: h)
+    }
+
+    /// A box as the filters see it: on the ground when the calibration maps its bottom centre, else in pixels. The
+    /// ground variances carry the pixel noise through the mapping's local derivative.
+    private func measure(_ b: Box, onGround: Bool) -> Measurement? {
+        let sigma = options.measurementNoise * max(b.width, b.height), r = sigma * sigma
+        guard onGround else { return Measurement(x: b.center.x, y: b.center.y, w: b.width, h: b.height, rx: r, ry: r, rSize: r, onGround: false) }
+        let q = Point2(b.center.x, b.maxY)
+        guard let calibration, let g = calibration.groundPoint(q), let gu = calibration.groundPoint(Point2(q.x + 1, q.y)),
+              let gv = calibration.groundPoint(Point2(q.x, q.y + 1)) else { return nil }
+        let xu = gu.x - g.x, yu = gu.y - g.y, xv = gv.x - g.x, yv = gv.y - g.y
+        let scale = (xu * xu + yu * yu).squareRoot()
+        return Measurement(x: g.x, y: g.y, w: b.width * scale, h: b.height * scale,
+                           rx: r * (xu * xu + xv * xv), ry: r * (yu * yu + yv * yv), rSize: r * scale * scale, onGround: true)
     }
 
     /// Takes one frame's detections; returns the confirmed tracks' boxes in that frame (observed or coasting).
@@ -88,27 +138,36 @@ public final class Tracker {
         for k in live.indices {
             let size = max(live[k].w.x, live[k].h.x)
             let q = pow(options.accelerationNoise * size, 2)
-            live[k].cx.predict(dt: dt, accelerationVariance: q)
-            live[k].cy.predict(dt: dt, accelerationVariance: q)
+            let qPosition = live[k].onGround ? pow(options.groundAccelerationNoise, 2) : q
+            live[k].px.predict(dt: dt, accelerationVariance: qPosition)
+            live[k].py.predict(dt: dt, accelerationVariance: qPosition)
             live[k].w.predict(dt: dt, accelerationVariance: q * 0.25)
             live[k].h.predict(dt: dt, accelerationVariance: q * 0.25)
         }
         let detections = frame.detections
+        let predicted = live.map(box)
         var matchedTrack = Set<Int>(), matchedDetection = Set<Int>()
-        if !live.isEmpty && !detections.isEmpty {
+        // Two passes (ByteTrack): confident detections against every track, then the weak ones against the tracks
+        // still unmatched. Weak detections never start a track.
+        let strong = detections.indices.filter { detections[$0].confidence >= options.weakConfidence }
+        let weak = detections.indices.filter { detections[$0].confidence < options.weakConfidence }
+        for pass in [strong, weak] {
+            let tracks = live.indices.filter { !matchedTrack.contains($0) }
+            guard !tracks.isEmpty && !pass.isEmpty else { continue }
             let forbidden = 1e6
-            let cost = live.map { track in
-                detections.map { d -> Double in
-                    let predicted = track.box
+            let cost = tracks.map { k in
+                pass.map { j -> Double in
+                    let d = detections[j], predicted = predicted[k]
                     let iou = predicted.iou(d.box)
-                    let gate = (track.hits == 1 ? options.firstStepGate : options.centreGate) * max(predicted.width, predicted.height)
+                    let gate = (live[k].hits == 1 ? options.firstStepGate : options.centreGate) * max(predicted.width, predicted.height)
                     if iou >= options.minimumIoU { return 1 - iou }
                     if predicted.center.distance(to: d.box.center) <= gate { return 1.5 }
                     return forbidden
                 }
             }
-            for (k, j) in Assignment.minimumCost(cost).enumerated() {
-                guard let j, cost[k][j] < forbidden else { continue }
+            for (row, column) in Assignment.minimumCost(cost).enumerated() {
+                guard let column, cost[row][column] < forbidden else { continue }
+                let k = tracks[row], j = pass[column]
                 matchedTrack.insert(k)
                 matchedDetection.insert(j)
                 correct(&live[k], with: detections[j].box, time: frame.time)
@@ -119,18 +178,20 @@ public final class Tracker {
         for (k, var track) in live.enumerated() {
             if matchedTrack.contains(k) { kept.append(track); continue }
             if track.confirmed && t - track.lastSeen <= options.maxCoastSeconds {
-                track.points.append(TrackPoint(time: frame.time, box: track.box, coasted: true))
+                track.points.append(TrackPoint(time: frame.time, box: predicted[k], coasted: true))
                 kept.append(track)
             } else {
                 end(track)
             }
         }
         live = kept
-        for (j, d) in detections.enumerated() where !matchedDetection.contains(j) {
+        for j in strong where !matchedDetection.contains(j) {
+            let d = detections[j]
             let b = d.box
-            let r = pow(options.measurementNoise * max(b.width, b.height), 2)
-            live.append(Live(id: 0, cx: AxisFilter(b.center.x, variance: r), cy: AxisFilter(b.center.y, variance: r),
-                             w: AxisFilter(b.width, variance: r), h: AxisFilter(b.height, variance: r),
+            let m = measure(b, onGround: calibration != nil) ?? measure(b, onGround: false)!
+            let speed = m.onGround ? options.groundInitialSpeed * options.groundInitialSpeed : nil
+            live.append(Live(id: 0, px: AxisFilter(m.x, variance: m.rx, velocityVariance: speed), py: AxisFilter(m.y, variance: m.ry, velocityVariance: speed),
+                             w: AxisFilter(m.w, variance: m.rSize), h: AxisFilter(m.h, variance: m.rSize), onGround: m.onGround,
                              hits: 1, lastSeen: t, points: [TrackPoint(time: frame.time, box: b, coasted: false)], confirmed: false))
             tracksStarted += 1
         }
@@ -143,11 +204,13 @@ public final class Tracker {
     }
 
     private func correct(_ track: inout Live, with b: Box, time: FrameTime) {
-        let r = pow(options.measurementNoise * max(b.width, b.height), 2)
-        track.cx.update(b.center.x, variance: r)
-        track.cy.update(b.center.y, variance: r)
-        track.w.update(b.width, variance: r)
-        track.h.update(b.height, variance: r)
+        // A ground track seen where the calibration does not reach keeps its prediction for this frame.
+        if let m = measure(b, onGround: track.onGround) {
+            track.px.update(m.x, variance: m.rx)
+            track.py.update(m.y, variance: m.ry)
+            track.w.update(m.w, variance: m.rSize)
+            track.h.update(m.h, variance: m.rSize)
+        }
         track.hits += 1
         track.lastSeen = time.pts
         // The measured box, not the filtered one: a constant-velocity filter runs ahead of a vehicle whose image

@@ -29,6 +29,9 @@ public struct Calibration: Sendable, Equatable {
     public let imageErrors: [Double]
     /// ... and on the ground between its ground point and where its image point maps to (metres).
     public let worldErrors: [Double]
+    /// The sign of the image→ground mapping's denominator on the road (at the calibration points), and its least
+    /// magnitude over them (it falls in proportion to 1 / depth): where `groundPoint` stops.
+    private let roadSide: Double, farthestRoadScale: Double
 
     public init(points: [CalibrationPoint]) throws {
         try Self.checkDegenerate(points)
@@ -63,12 +66,25 @@ public struct Calibration: Sendable, Equatable {
         imageToWorld = backward
         imageErrors = points.map { p in forward.apply(p.world).map { $0.distance(to: p.image) } ?? .infinity }
         worldErrors = points.map { p in backward.apply(p.image).map { $0.distance(to: p.world) } ?? .infinity }
+        let denominators = points.map { backward.m[6] * $0.image.x + backward.m[7] * $0.image.y + backward.m[8] }
+        roadSide = denominators[0] < 0 ? -1 : 1
+        farthestRoadScale = denominators.map(abs).min()!
     }
 
     /// The ground point seen at an image point.
     public func world(_ image: Point2) -> Point2? { imageToWorld.apply(image) }
     /// Where a ground point appears in the image.
     public func image(_ world: Point2) -> Point2? { worldToImage.apply(world) }
+
+    /// The ground point seen at an image point that shows the road in front of the camera: nil at or above the
+    /// horizon, and nil beyond five times the depth of the farthest calibration point, where a pixel spans so much
+    /// ground that a position means little (the mapping's scale there grows without bound).
+    public func groundPoint(_ q: Point2) -> Point2? {
+        let m = imageToWorld.m
+        let w = m[6] * q.x + m[7] * q.y + m[8]
+        guard w * roadSide > 0, abs(w) >= 0.2 * farthestRoadScale else { return nil }
+        return Point2((m[0] * q.x + m[1] * q.y + m[2]) / w, (m[3] * q.x + m[4] * q.y + m[5]) / w)
+    }
 
     /// Metres on the ground per image pixel at an image point, along the image's x and y axes (from the mapping's
     /// derivative): how far one pixel of error moves a measured position there.

@@ -6,6 +6,10 @@ public struct Detection: Sendable, Equatable, Codable {
         self.box = box
         self.confidence = confidence
     }
+    /// Detections scored below this are weak: the tracker lets them continue a track that no confident detection
+    /// continued, never start one (ByteTrack's second pass), and detection scores leave them out.
+    public static let weakConfidence = 0.3
+    public var isWeak: Bool { confidence < Self.weakConfidence }
 }
 
 /// When a frame was shown: its index in the file and its presentation time in seconds from the file's start.

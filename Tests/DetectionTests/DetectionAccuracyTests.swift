@@ -25,7 +25,8 @@ func evaluate(_ clip: String, every step: Int = 5, options: MotionDetectorOption
     var tp = 0, required = 0, detections = 0, falsePositives = 0
     var bucketTotal = [0, 0, 0, 0], bucketFound = [0, 0, 0, 0]
     while let frame = try reader.nextFrame() {
-        let found = detector.detect(frame).detections
+        // Weak detections only continue tracks: they are not scored as detections.
+        let found = detector.detect(frame).detections.filter { !$0.isWeak }
         guard frame.index % step == 0, frame.index >= 50 else { continue }
         let truths = boxes[frame.index] ?? []
         for t in truths where t.required {

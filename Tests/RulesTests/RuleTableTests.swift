@@ -194,6 +194,27 @@ struct SpeedingTableTests {
         }
     }
 
+    @Test("a box whose top comes and goes is measured from its bottom; one whose width jumps is refused")
+    func shapeChanges() throws {
+        let kmh = 130.0
+        let track = site.track(id: 1, x: 9, from: 0, to: 70 / (kmh / 3.6), front: cruise(kmh, at: 0, y: 10))
+        func edited(_ change: (inout Box) -> Void) -> Track {
+            // From the middle of the zone on, every other box changes shape (a rider's head lost and found).
+            Track(id: 1, points: track.points.enumerated().map { i, p in
+                var p = p
+                if i > track.points.count / 2 && i % 2 == 0 { change(&p.box) }
+                return p
+            })
+        }
+        let topLost = edited { b in b.y += b.height / 2; b.height /= 2 }
+        let e = try #require(RuleEngine(rules: motorwayRules()).evaluate(tracks: [topLost], timeline: nil).events.first)
+        #expect(abs(e.speedKmh! - kmh) <= e.speedUncertaintyKmh!)
+        let widened = edited { b in b.width *= 1.6 }
+        let result = RuleEngine(rules: motorwayRules()).evaluate(tracks: [widened], timeline: nil)
+        #expect(result.events.isEmpty)
+        #expect(result.stats.boxUnsteady == 1)
+    }
+
     @Test("exactly at the threshold: none; above it by more than the uncertainty: one")
     func threshold() throws {
         #expect(measure(113).isEmpty)

@@ -101,3 +101,58 @@ struct TrackingAccuracyTests {
         #expect(score.idf1 >= 0.4 && score.identitySwitches < 40, "IDF1 \(score.idf1), switches \(score.identitySwitches)")
     }
 }
+
+struct TrackerPassesTests {
+    func frame(_ f: Int, _ detections: [Detection]) -> FrameDetections {
+        FrameDetections(time: FrameTime(index: f, pts: Double(f) / 25), detections: detections)
+    }
+
+    @Test("weak detections continue a track that no confident one continues, and start none")
+    func weak() {
+        let tracker = Tracker()
+        for f in 0..<40 {
+            let box = Box(x: 100 + 3 * Double(f), y: 200, width: 40, height: 30)
+            // Frames 15–34: the vehicle is seen only weakly; a weak blob of noise stands at (600, 50) throughout.
+            let confidence = (15..<35).contains(f) ? 0.2 : 0.9
+            tracker.update(frame(f, [Detection(box: box, confidence: confidence), Detection(box: Box(x: 600, y: 50, width: 12, height: 12), confidence: 0.2)]))
+        }
+        let tracks = tracker.finish()
+        #expect(tracks.count == 1)
+        #expect(tracks.first?.observed.count == 40)
+    }
+
+    /// A car driving away at 30 m/s from 12 m to 87 m before a camera 9 m up: its image slows from about 60 to 2 px a
+    /// frame. It is unseen for 6 frames (0.24 s) near the end.
+    func receding(ground: Bool) throws -> (tracks: [Track], coastIoU: Double) {
+        let camera = PinholeCamera(focalPixels: 1500, imageWidth: 1920, imageHeight: 1080, position: Point3(9, 0, 9), tiltDegrees: 12, panDegrees: 0)
+        let calibration = try Calibration(points: [(0, 25), (18, 25), (0, 65), (18, 65)].map { g in
+            CalibrationPoint(image: camera.project(Point3(g.0, g.1, 0))!, world: Point2(g.0, g.1))
+        })
+        func box(_ f: Int) -> Box {
+            let y = 12 + 30 * Double(f) / 25
+            let bottom = camera.project(Point3(9, y, 0))!, scale = 1500 / (y + 2)
+            return Box(x: bottom.x - 0.9 * scale, y: bottom.y - 1.5 * scale, width: 1.8 * scale, height: 1.5 * scale)
+        }
+        var options = TrackerOptions()
+        options.maxCoastSeconds = 0.5
+        let tracker = Tracker(options: options, calibration: ground ? calibration : nil)
+        var worst = 1.0
+        for f in 0..<63 {
+            let unseen = (40..<46).contains(f)
+            let out = tracker.update(frame(f, unseen ? [] : [Detection(box: box(f), confidence: 1)]))
+            if unseen { worst = min(worst, out.first.map { $0.box.iou(box(f)) } ?? 0) }
+        }
+        return (tracker.finish(), worst)
+    }
+
+    @Test("on the ground plane a receding car keeps its id through a gap, and the coasted box stays on it")
+    func groundPlane() throws {
+        let ground = try receding(ground: true)
+        #expect(ground.tracks.count == 1)
+        #expect(ground.tracks.first?.observed.count == 57)
+        #expect(ground.coastIoU > 0.5, "coasted box IoU \(ground.coastIoU)")
+        // The picture's constant-velocity filter runs ahead of the slowing image (the reason for the option).
+        let picture = try receding(ground: false)
+        #expect(picture.coastIoU < ground.coastIoU, "picture \(picture.coastIoU), ground \(ground.coastIoU)")
+    }
+}

@@ -90,3 +90,24 @@ struct CalibrationTests {
         #expect(abs(b.y - g1.distance(to: g2)) < 1e-6)
     }
 }
+
+struct GroundPointTests {
+    let camera = PinholeCamera(focalPixels: 1500, imageWidth: 1920, imageHeight: 1080, position: Point3(9, 0, 9), tiltDegrees: 12, panDegrees: 2)
+
+    @Test("groundPoint: the road's points as world() gives them; nothing at or above the horizon or far beyond the calibration")
+    func horizon() throws {
+        let c = try Calibration(points: [(0, 25), (18, 25), (0, 65), (18, 65)].map { g in
+            CalibrationPoint(image: camera.project(Point3(g.0, g.1, 0))!, world: Point2(g.0, g.1))
+        })
+        for g in [Point2(9, 10), Point2(3.6, 100), Point2(14, 300)] {
+            let q = camera.project(Point3(g.x, g.y, 0))!
+            #expect(try #require(c.groundPoint(q)).distance(to: g) < 1e-6)
+        }
+        // The horizon lies f·tan(12°) ≈ 319 px above the picture's centre: y ≈ 221.
+        #expect(c.groundPoint(Point2(960, 100)) == nil)
+        #expect(c.world(Point2(960, 100)) != nil, "the plain mapping gives a point behind the camera")
+        // Just under the horizon the road is kilometres away: beyond five times the farthest point's depth (65 m).
+        let far = camera.project(Point3(9, 2000, 0))!
+        #expect(c.groundPoint(far) == nil)
+    }
+}
