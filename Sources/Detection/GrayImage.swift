@@ -30,20 +30,21 @@ public struct GrayImage: Sendable, Equatable {
             columns.withUnsafeMutableBufferPointer { column in
             sums.withUnsafeMutableBufferPointer { sum in
                 for y in 0..<h {
-                    // 1080p's factor, vectorised: 64 source bytes of each of the four rows to 16 output pixels at a
+                    // 1080p's factor, vectorised: 32 source bytes of each of the four rows to 8 output pixels at a
                     // time, with the same rounding as below (the scalar loop finishes the row).
                     var done = 0
                     if f == 4 {
                         let out = dst.baseAddress! + y * w
-                        while done + 16 <= w {
+                        while done + 8 <= w {
                             var acc = SIMD16<UInt16>()
                             for dy in 0..<4 {
-                                let p = UnsafeRawPointer(plane.base + (y * 4 + dy) * plane.stride + 4 * done)
-                                acc &+= Self.quadSums(p)
+                                acc &+= Self.pairSums(UnsafeRawPointer(plane.base + (y * 4 + dy) * plane.stride + 4 * done))
                             }
-                            let mean = (acc &+ 8) &>> 4
-                            UnsafeMutableRawPointer(out + done).storeBytes(of: SIMD16<UInt8>(truncatingIfNeeded: mean), as: SIMD16<UInt8>.self)
-                            done += 16
+                            // Adjacent pair sums added as 32-bit lanes: the sums of four columns (at most 4080).
+                            let pairs = unsafeBitCast(acc, to: SIMD8<UInt32>.self)
+                            let mean = (((pairs & 0xFFFF) &+ (pairs &>> 16)) &+ 8) &>> 4
+                            for i in 0..<8 { out[done + i] = UInt8(truncatingIfNeeded: mean[i]) }
+                            done += 8
                         }
                         if done == w { continue }
                     }
@@ -99,15 +100,13 @@ public struct GrayImage: Sendable, Equatable {
         self.init(width: w, height: h, pixels: out)
     }
 
-    /// The sums of each 4 consecutive bytes of the 64 at `p`, as 16 lanes.
+    /// The sums of each 2 consecutive bytes of the 32 at `p`, as 16 lanes: the bytes read as 16-bit lanes (little
+    /// endian), low byte plus high byte. Masks and shifts only: the compiler neither inlined the stdlib's widening
+    /// conversion nor vectorised the even/odd shuffles it replaced (measured: the shrink was 40 % of detection).
     @inline(__always)
-    static func quadSums(_ p: UnsafeRawPointer) -> SIMD16<UInt16> {
-        func quads(_ offset: Int) -> SIMD4<UInt16> {
-            let v = SIMD16<UInt16>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: offset, as: SIMD16<UInt8>.self))
-            let pairs = v.evenHalf &+ v.oddHalf
-            return pairs.evenHalf &+ pairs.oddHalf
-        }
-        return SIMD16(lowHalf: SIMD8(lowHalf: quads(0), highHalf: quads(16)), highHalf: SIMD8(lowHalf: quads(32), highHalf: quads(48)))
+    static func pairSums(_ p: UnsafeRawPointer) -> SIMD16<UInt16> {
+        let v = p.loadUnaligned(as: SIMD16<UInt16>.self)
+        return (v & 0x00FF) &+ (v &>> 8)
     }
 
     @inlinable public subscript(x: Int, y: Int) -> UInt8 { pixels[y * width + x] }

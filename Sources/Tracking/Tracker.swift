@@ -77,6 +77,7 @@ public final class Tracker {
         var w: AxisFilter, h: AxisFilter
         var onGround: Bool
         var hits: Int
+        /// When a confident detection last matched: weak ones keep the position up to date, not the track alive.
         var lastSeen: Double
         var points: [TrackPoint]
         var confirmed: Bool
@@ -144,6 +145,13 @@ public final class Tracker {
             live[k].w.predict(dt: dt, accelerationVariance: q * 0.25)
             live[k].h.predict(dt: dt, accelerationVariance: q * 0.25)
         }
+        // Tracks unseen too long end, before they can take a detection (weak detections keep a track's position up
+        // to date, not the track alive).
+        live.removeAll { track in
+            guard t - track.lastSeen > options.maxCoastSeconds else { return false }
+            end(track)
+            return true
+        }
         let detections = frame.detections
         let predicted = live.map(box)
         var matchedTrack = Set<Int>(), matchedDetection = Set<Int>()
@@ -152,7 +160,8 @@ public final class Tracker {
         let strong = detections.indices.filter { detections[$0].confidence >= options.weakConfidence }
         let weak = detections.indices.filter { detections[$0].confidence < options.weakConfidence }
         for pass in [strong, weak] {
-            let tracks = live.indices.filter { !matchedTrack.contains($0) }
+            // Weak detections continue confirmed tracks only (ByteTrack: tentative tracks take confident ones).
+            let tracks = live.indices.filter { !matchedTrack.contains($0) && (pass == strong || live[$0].confirmed) }
             guard !tracks.isEmpty && !pass.isEmpty else { continue }
             let forbidden = 1e6
             let cost = tracks.map { k in
@@ -170,19 +179,17 @@ public final class Tracker {
                 let k = tracks[row], j = pass[column]
                 matchedTrack.insert(k)
                 matchedDetection.insert(j)
-                correct(&live[k], with: detections[j].box, time: frame.time)
+                correct(&live[k], with: detections[j], time: frame.time)
             }
         }
-        // Unmatched tracks: coast if confirmed and not gone too long, else end.
+        // Unmatched tracks: coast if confirmed, else end.
         var kept: [Live] = []
         for (k, var track) in live.enumerated() {
-            if matchedTrack.contains(k) { kept.append(track); continue }
-            if track.confirmed && t - track.lastSeen <= options.maxCoastSeconds {
+            if !matchedTrack.contains(k) {
+                guard track.confirmed else { end(track); continue }
                 track.points.append(TrackPoint(time: frame.time, box: predicted[k], coasted: true))
-                kept.append(track)
-            } else {
-                end(track)
             }
+            kept.append(track)
         }
         live = kept
         for j in strong where !matchedDetection.contains(j) {
@@ -203,7 +210,8 @@ public final class Tracker {
         return live.filter { $0.confirmed }.map { ($0.id, $0.points.last!.box) }
     }
 
-    private func correct(_ track: inout Live, with b: Box, time: FrameTime) {
+    private func correct(_ track: inout Live, with detection: Detection, time: FrameTime) {
+        let b = detection.box
         // A ground track seen where the calibration does not reach keeps its prediction for this frame.
         if let m = measure(b, onGround: track.onGround) {
             track.px.update(m.x, variance: m.rx)
@@ -212,7 +220,7 @@ public final class Tracker {
             track.h.update(m.h, variance: m.rSize)
         }
         track.hits += 1
-        track.lastSeen = time.pts
+        if detection.confidence >= options.weakConfidence { track.lastSeen = time.pts }
         // The measured box, not the filtered one: a constant-velocity filter runs ahead of a vehicle whose image
         // motion slows with distance (measured: 26 px at 50 m on the motorway sample), which biased speeds high.
         track.points.append(TrackPoint(time: time, box: b, coasted: false))

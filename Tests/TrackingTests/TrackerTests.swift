@@ -121,6 +121,22 @@ struct TrackerPassesTests {
         #expect(tracks.first?.observed.count == 40)
     }
 
+    @Test("weak detections keep a track's position, not its life: it ends the coasting time after its last confident one")
+    func weakDoesNotKeepAlive() {
+        var options = TrackerOptions()
+        options.maxCoastSeconds = 1
+        let tracker = Tracker(options: options)
+        // Confident for frames 0–14 (to 0.56 s), then only weak until frame 74 (2.96 s).
+        for f in 0..<75 {
+            let box = Box(x: 100 + 3 * Double(f), y: 200, width: 40, height: 30)
+            tracker.update(frame(f, [Detection(box: box, confidence: f < 15 ? 0.9 : 0.2)]))
+        }
+        let tracks = tracker.finish()
+        #expect(tracks.count == 1)
+        // Frames 0–39: the last one within 1 s of frame 14's 0.56 s.
+        #expect(tracks.first?.observed.count == 40)
+    }
+
     /// A car driving away at 30 m/s from 12 m to 87 m before a camera 9 m up: its image slows from about 60 to 2 px a
     /// frame. It is unseen for 6 frames (0.24 s) near the end.
     func receding(ground: Bool) throws -> (tracks: [Track], coastIoU: Double) {
