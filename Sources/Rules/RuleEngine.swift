@@ -131,7 +131,8 @@ func lineFit(_ range: Range<Int>, time: (Int) -> Double, value: (Int) -> Double)
 /// Whether the box keeps its shape from frame to frame over `range`, as a rigid vehicle's does: neither width nor
 /// height changes by more than 20 % (per 0.1 s, across gaps) plus twice the edge quantisation between consecutive
 /// observations. A box that jumps (two vehicles merging or parting, a shadow joining, part of the vehicle lost)
-/// makes its edges, and so every position measured from them, untrustworthy.
+/// makes its edges, and so every position measured from them, untrustworthy. Without `heightMatters`, only the width
+/// counts: for measurements from the bottom edge and the centre, which a top that comes and goes leaves alone.
 @inline(__always)
 func boxesSteady(_ t: TrackTable, _ range: Range<Int>, jitterPixels: Double, heightMatters: Bool = true) -> Bool {
     guard range.count >= 2 else { return true }

@@ -62,11 +62,11 @@ struct AxisFilter: Sendable {
 /// a gate; unmatched detections start tentative tracks; confirmed tracks coast through short occlusions. Time steps
 /// come from frame timestamps, so variable frame rates are fine. Deterministic: ids are given in order of creation.
 ///
-/// With a calibration, a track's position is its box's bottom centre on the ground, in metres, and its size is in
-/// metres at that point's scale: vehicles keep a constant velocity on the road, not in the picture, where one that
-/// drives away slows and shrinks (measured on the motorway sample: a motorcycle's image speed fell from 50 to 6 px
-/// per frame in a second, and the image-plane filter, still running ahead, lost it). Boxes whose bottom is above
-/// the horizon or too far away (see `Calibration.groundPoint`) start tracks in the picture.
+/// With a calibration (the pipeline's `tracking.ground_plane`), a track's position is its box's bottom centre on the
+/// ground, in metres, and its size is in metres at that point's scale: vehicles keep a constant velocity on the road,
+/// not in the picture, where one that drives away slows and shrinks (measured on the motorway sample: a motorcycle's
+/// image speed fell from 50 to 6 px per frame in a second, and the image-plane filter ran 22 px ahead of it). Boxes
+/// whose bottom is above the horizon or too far away (see `Calibration.groundPoint`) start tracks in the picture.
 public final class Tracker {
     public let options: TrackerOptions
     private struct Live {
@@ -155,13 +155,12 @@ public final class Tracker {
         let detections = frame.detections
         let predicted = live.map(box)
         var matchedTrack = Set<Int>(), matchedDetection = Set<Int>()
-        // Two passes (ByteTrack): confident detections against every track, then the weak ones against the tracks
-        // still unmatched. Weak detections never start a track.
+        // Two passes (ByteTrack): confident detections against every track, then the weak ones against the confirmed
+        // tracks still unmatched (tentative tracks take confident ones only). Weak detections never start a track.
         let strong = detections.indices.filter { detections[$0].confidence >= options.weakConfidence }
         let weak = detections.indices.filter { detections[$0].confidence < options.weakConfidence }
-        for pass in [strong, weak] {
-            // Weak detections continue confirmed tracks only (ByteTrack: tentative tracks take confident ones).
-            let tracks = live.indices.filter { !matchedTrack.contains($0) && (pass == strong || live[$0].confirmed) }
+        for (pass, confirmedOnly) in [(strong, false), (weak, true)] {
+            let tracks = live.indices.filter { !matchedTrack.contains($0) && (!confirmedOnly || live[$0].confirmed) }
             guard !tracks.isEmpty && !pass.isEmpty else { continue }
             let forbidden = 1e6
             let cost = tracks.map { k in
