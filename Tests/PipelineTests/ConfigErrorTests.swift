@@ -101,6 +101,7 @@ struct ConfigErrorTests {
              message: "expected a number in standard deviations, found 'high'", anchor: "high"),
         Case(old: "confirm_hits: 3", new: "confirm_hits: 2.5", keyPath: "tracking.confirm_hits", message: "expected a whole number of frames, found 2.5", anchor: "2.5"),
         Case(old: "max_coast_s: 1.0", new: "max_coast: 1.0", keyPath: "tracking.max_coast", message: "unknown key 'max_coast'; did you mean 'max_coast_s'?", anchor: "max_coast"),
+        Case(old: "max_coast_s: 1.0", new: "max_coast_s: 1.0\n  ground_plane: maybe", keyPath: "tracking.ground_plane", message: "expected true or false, found 'maybe'", anchor: "maybe"),
         Case(old: "    radius: 9\n", new: "", keyPath: "signal.lamps", message: "missing required key 'radius' (lamp radius in pixels)", anchor: "red: [971.7"),
         Case(old: "limit_kmh: 50", new: "limit_kmh: 50 km/h", keyPath: "rules.speeding.limit_kmh", message: "write the number alone ('50'); the unit is km/h", anchor: "50 km/h"),
         Case(old: "limit_kmh: 50", new: "limit_kmh: 500", keyPath: "rules.speeding.limit_kmh", message: "500 km/h is out of range 5...300 km/h", anchor: "500"),
@@ -173,6 +174,9 @@ struct ConfigErrorTests {
         let stop = try #require(config.redLight?.stopLine)
         let a = try #require(config.calibration.world(stop.a))
         #expect(abs(a.x - 7) < 1e-6 && abs(a.y - 38) < 1e-6)
+        #expect(!config.tracking.groundPlane, "ground-plane tracking is off unless asked for")
+        let ground = try PipelineConfig.parse(text: basePipeline.replacingOccurrences(of: "max_coast_s: 1.0", with: "max_coast_s: 1.0\n  ground_plane: true"), path: "cam.yaml")
+        #expect(ground.tracking.groundPlane)
         for file in ["sample-junction.yaml", "sample-junction-night.yaml", "sample-highway.yaml", "TEMPLATE.yaml"] {
             _ = try PipelineConfig.load(path: repositoryRoot + "/Pipelines/" + file)
         }
