@@ -17,9 +17,6 @@ public struct TrackerOptions: Sendable, Equatable {
     public var accelerationNoise = 1.5
     /// Standard deviation of a detection's box edges, as a share of the box size.
     public var measurementNoise = 0.08
-    /// Detections scored below this only continue tracks that no confident detection continued (ByteTrack's second
-    /// pass): small blobs of a distant vehicle keep its track going, but noise of that size starts nothing.
-    public var weakConfidence = Detection.weakConfidence
     /// With a calibration: standard deviation of unmodelled acceleration on the ground (m/s²; hard braking is 8) ...
     public var groundAccelerationNoise = 4.0
     /// ... and the speed a new track may have before its second sighting fixes it (m/s, one standard deviation).
@@ -121,12 +118,11 @@ public final class Tracker {
         let sigma = options.measurementNoise * max(b.width, b.height), r = sigma * sigma
         guard onGround else { return Measurement(x: b.center.x, y: b.center.y, w: b.width, h: b.height, rx: r, ry: r, rSize: r, onGround: false) }
         let q = Point2(b.center.x, b.maxY)
-        guard let calibration, let g = calibration.groundPoint(q), let gu = calibration.groundPoint(Point2(q.x + 1, q.y)),
-              let gv = calibration.groundPoint(Point2(q.x, q.y + 1)) else { return nil }
-        let xu = gu.x - g.x, yu = gu.y - g.y, xv = gv.x - g.x, yv = gv.y - g.y
-        let scale = (xu * xu + yu * yu).squareRoot()
+        guard let calibration, let g = calibration.groundPoint(q), let d = calibration.groundDerivatives(at: q) else { return nil }
+        // The same scale as `box(_:)` converts back with (`metresPerPixel(at:).x`).
+        let scale = (d.xu * d.xu + d.yu * d.yu).squareRoot()
         return Measurement(x: g.x, y: g.y, w: b.width * scale, h: b.height * scale,
-                           rx: r * (xu * xu + xv * xv), ry: r * (yu * yu + yv * yv), rSize: r * scale * scale, onGround: true)
+                           rx: r * (d.xu * d.xu + d.xv * d.xv), ry: r * (d.yu * d.yu + d.yv * d.yv), rSize: r * scale * scale, onGround: true)
     }
 
     /// Takes one frame's detections; returns the confirmed tracks' boxes in that frame (observed or coasting).
@@ -157,8 +153,8 @@ public final class Tracker {
         var matchedTrack = Set<Int>(), matchedDetection = Set<Int>()
         // Two passes (ByteTrack): confident detections against every track, then the weak ones against the confirmed
         // tracks still unmatched (tentative tracks take confident ones only). Weak detections never start a track.
-        let strong = detections.indices.filter { detections[$0].confidence >= options.weakConfidence }
-        let weak = detections.indices.filter { detections[$0].confidence < options.weakConfidence }
+        let strong = detections.indices.filter { !detections[$0].isWeak }
+        let weak = detections.indices.filter { detections[$0].isWeak }
         for (pass, confirmedOnly) in [(strong, false), (weak, true)] {
             let tracks = live.indices.filter { !matchedTrack.contains($0) && (!confirmedOnly || live[$0].confirmed) }
             guard !tracks.isEmpty && !pass.isEmpty else { continue }
@@ -219,7 +215,7 @@ public final class Tracker {
             track.h.update(m.h, variance: m.rSize)
         }
         track.hits += 1
-        if detection.confidence >= options.weakConfidence { track.lastSeen = time.pts }
+        if !detection.isWeak { track.lastSeen = time.pts }
         // The measured box, not the filtered one: a constant-velocity filter runs ahead of a vehicle whose image
         // motion slows with distance (measured: 26 px at 50 m on the motorway sample), which biased speeds high.
         track.points.append(TrackPoint(time: time, box: b, coasted: false))

@@ -89,9 +89,15 @@ public struct Calibration: Sendable, Equatable {
     /// Metres on the ground per image pixel at an image point, along the image's x and y axes (from the mapping's
     /// derivative): how far one pixel of error moves a measured position there.
     public func metresPerPixel(at q: Point2) -> (x: Double, y: Double)? {
+        groundDerivatives(at: q).map { d in ((d.xu * d.xu + d.yu * d.yu).squareRoot(), (d.xv * d.xv + d.yv * d.yv).squareRoot()) }
+    }
+
+    /// How the ground point (x, y) moves per image pixel along u (image x) and v (image y) at an image point (central
+    /// differences): carries pixel noise to each ground axis.
+    public func groundDerivatives(at q: Point2) -> (xu: Double, yu: Double, xv: Double, yv: Double)? {
         guard let px = world(Point2(q.x + 0.5, q.y)), let mx = world(Point2(q.x - 0.5, q.y)),
               let py = world(Point2(q.x, q.y + 0.5)), let my = world(Point2(q.x, q.y - 0.5)) else { return nil }
-        return (px.distance(to: mx), py.distance(to: my))
+        return (px.x - mx.x, px.y - mx.y, py.x - my.x, py.y - my.y)
     }
 
     // MARK: - Checks
