@@ -148,18 +148,48 @@ func boxesSteady(_ t: TrackTable, _ range: Range<Int>, jitterPixels: Double, hei
     return true
 }
 
-/// Least-squares line of values against times over a range, as slope and the means it passes through.
+/// Least-squares line of values against times over the points of a range that `include` admits, as slope and the
+/// means it passes through.
 @inline(__always)
-func lineFitWithMean(_ range: Range<Int>, time: (Int) -> Double, value: (Int) -> Double) -> (slope: Double, meanTime: Double, meanValue: Double)? {
-    guard range.count >= 2 else { return nil }
-    let n = Double(range.count)
-    var st = 0.0, sv = 0.0
-    for i in range { st += time(i); sv += value(i) }
+func lineFitWithMean(_ range: Range<Int>, time: (Int) -> Double, value: (Int) -> Double,
+                     include: (Int) -> Bool = { _ in true }) -> (slope: Double, meanTime: Double, meanValue: Double)? {
+    var n = 0.0, st = 0.0, sv = 0.0
+    for i in range where include(i) { n += 1; st += time(i); sv += value(i) }
+    guard n >= 2 else { return nil }
     let mt = st / n, mv = sv / n
     var stt = 0.0, stv = 0.0
-    for i in range { let dt = time(i) - mt; stt += dt * dt; stv += dt * (value(i) - mv) }
+    for i in range where include(i) { let dt = time(i) - mt; stt += dt * dt; stv += dt * (value(i) - mv) }
     guard stt > 1e-12 else { return nil }
     return (stv / stt, mt, mv)
+}
+
+/// A straight line through the points that agree with it: each pass fits the points lying within `tolerance` of the
+/// previous pass's line (the first pass fits all), until a line admits as many points as it was fitted to (at most
+/// four passes). A box edge
+/// that loses a row of the vehicle for a frame or two (thin wheels of a distant motorcycle) moves its point by
+/// several quantisation steps; a plain least-squares fit carries that into the crossing time, this one leaves the
+/// point out. Nil when fewer than two thirds of the points (or fewer than `minimum`) agree: then the track itself
+/// is unsteady, and no line describes it. `rms` is the residual over the points the final line admits.
+@inline(__always)
+func agreeingLineFit(_ range: Range<Int>, time: (Int) -> Double, value: (Int) -> Double, tolerance: Double,
+                     minimum: Int = 3) -> (slope: Double, meanTime: Double, meanValue: Double, rms: Double, count: Int)? {
+    guard range.count >= minimum, var fit = lineFitWithMean(range, time: time, value: value) else { return nil }
+    var fitted = range.count
+    for pass in 0..<4 {
+        let current = fit
+        func agrees(_ i: Int) -> Bool { abs(value(i) - current.meanValue - current.slope * (time(i) - current.meanTime)) <= tolerance }
+        var admitted = 0, ss = 0.0
+        for i in range {
+            let r = value(i) - current.meanValue - current.slope * (time(i) - current.meanTime)
+            if abs(r) <= tolerance { admitted += 1; ss += r * r }
+        }
+        guard 3 * admitted >= 2 * range.count, admitted >= minimum else { return nil }
+        // The line admits the points it was fitted to (all of them, for a steady track: one pass), or passes ran out.
+        if admitted == fitted || pass == 3 { return (current.slope, current.meanTime, current.meanValue, (ss / Double(max(1, admitted - 2))).squareRoot(), admitted) }
+        guard let next = lineFitWithMean(range, time: time, value: value, include: agrees) else { return nil }
+        fit = next; fitted = admitted
+    }
+    return nil
 }
 
 /// The points of `range` whose times lie in [t0, t1].
