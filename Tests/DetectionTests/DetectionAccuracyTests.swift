@@ -74,8 +74,10 @@ struct DetectionAccuracyTests {
     func junctionNight() throws {
         let (precision, recall) = try evaluate("junction-night")
         print("DETECTION junction-night: precision \(precision), recall \(recall)")
-        // Measured 0.759 / 0.329 (0.577 / 0.282 before parts inside a light pair's box became one box).
-        #expect(precision >= 0.70 && recall >= 0.30, "precision \(precision), recall \(recall)")
+        // Measured 0.700 / 0.376 since the variance learns only darker differences after dark and the relative
+        // floor is 0.30 (0.759 / 0.331 before: more dark bodies found, more fragments of them; F1 0.461 → 0.490);
+        // 0.577 / 0.282 before parts inside a light pair's box became one box.
+        #expect(precision >= 0.68 && recall >= 0.35, "precision \(precision), recall \(recall)")
     }
 }
 
