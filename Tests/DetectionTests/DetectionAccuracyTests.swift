@@ -62,10 +62,13 @@ struct DetectionAccuracyTests {
     @Test("motion detector on the day junction sample: precision and recall of boxes at IoU 0.5")
     func junctionDay() throws {
         let debug: Set<Int> = ProcessInfo.processInfo.environment["ROADWATCH_DEBUG_IMAGES"] != nil ? [300, 500] : []
-        let (precision, recall) = try evaluate("junction-day", debugFrames: debug)
+        var options = MotionDetectorOptions()
+        options.shadowBackground = 130  // as Pipelines/sample-junction.yaml
+        let (precision, recall) = try evaluate("junction-day", options: options, debugFrames: debug)
         print("DETECTION junction-day: precision \(precision), recall \(recall)")
-        // Measured 0.791 / 0.510 (0.720 / 0.564 before the variance clip: fewer fragments and shadows, a few more misses).
-        #expect(precision >= 0.75 && recall >= 0.50, "precision \(precision), recall \(recall)")
+        // Measured 0.804 / 0.543 (0.791 / 0.510 with shadows kept in boxes over the pavement; 0.720 / 0.564 before
+        // the variance clip: fewer fragments and shadows, a few more misses).
+        #expect(precision >= 0.78 && recall >= 0.53, "precision \(precision), recall \(recall)")
     }
 
     /// At night most vehicles are found by their pairs of lights (measured 0.577 / 0.282; it was 0.40 / 0.03

@@ -85,6 +85,7 @@ struct TrackingAccuracyTests {
         let clip = root.appendingPathComponent("SampleVideo/junction-day.mp4").path
         let truth = try SceneTruth.load(root.appendingPathComponent("SampleVideo/junction-day.truth.json").path)
         var options = MotionDetectorOptions()
+        options.shadowBackground = 130  // as Pipelines/sample-junction.yaml
         if let s = truth.signal {
             options.ignore = s.lamps.map { LampRegion(phase: SignalPhase(rawValue: $0.key)!, center: $0.value, radius: s.lampRadiusPx).surroundings }
         }
@@ -98,7 +99,8 @@ struct TrackingAccuracyTests {
         scoreOptions.minHeight = 16
         let score = TrackScore.score(tracks: rows, truth: truth, options: scoreOptions)
         print("TRACKING junction-day: MOTA \(score.mota), IDF1 \(score.idf1), switches \(score.identitySwitches), tracks \(score.tracks) for \(score.groundTruthTracks)")
-        #expect(score.idf1 >= 0.4 && score.identitySwitches < 40, "IDF1 \(score.idf1), switches \(score.identitySwitches)")
+        // Measured IDF1 0.539, MOTA 0.201 (0.481 / 0.107 with shadows kept in boxes over the pavement).
+        #expect(score.idf1 >= 0.5 && score.identitySwitches < 40, "IDF1 \(score.idf1), switches \(score.identitySwitches)")
     }
 }
 
