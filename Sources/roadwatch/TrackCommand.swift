@@ -1,6 +1,7 @@
 import ArgumentParser
 import Detection
 import Foundation
+import Pipeline
 import TrafficModel
 import Tracking
 import VideoIO
@@ -11,12 +12,21 @@ struct TrackCommand: ParsableCommand {
         abstract: "Detect and track vehicles and read the signal: writes NAME.tracks.csv (MOT) and NAME.signal.csv.",
         discussion: """
             The stage on its own, for inspection and scoring (`roadwatch score RECORDS TRUTH --tracks NAME.tracks.csv`). \
-            Until pipeline configs exist, the signal's lamps and the regions to ignore are given as options.
+            Given a pipeline file first (PIPELINE.yaml VIDEO...), it runs that camera's stages exactly as `roadwatch run` \
+            does (detection, tracking and signal settings, calibration, lamps or controller log) and stops before the \
+            rules. Without one, defaults are used and the lamps, regions to ignore or external boxes are given as options.
             """
     )
 
-    @Argument(help: "Videos.", completion: .file())
-    var videos: [String]
+    @Argument(help: ArgumentHelp("A pipeline file (.yaml), optionally, then videos.", valueName: "pipeline.yaml|video"), completion: .file())
+    var arguments: [String]
+
+    /// The pipeline file when the first argument is one.
+    var pipelinePath: String? {
+        guard let first = arguments.first, [".yaml", ".yml"].contains(where: { first.lowercased().hasSuffix($0) }) else { return nil }
+        return first
+    }
+    var videos: [String] { pipelinePath == nil ? arguments : Array(arguments.dropFirst()) }
 
     @Option(help: "Output folder.")
     var out: String
@@ -37,6 +47,10 @@ struct TrackCommand: ParsableCommand {
     var minimumConfidence = 0.0
 
     func validate() throws {
+        if videos.isEmpty { throw ValidationError("give at least one video") }
+        if pipelinePath != nil && (!lamps.isEmpty || !ignore.isEmpty || detections != nil) {
+            throw ValidationError("--lamp, --ignore and --detections are set in the pipeline file (signal.lamps, detection.ignore, detection.external_file)")
+        }
         if detections != nil && videos.count != 1 { throw ValidationError("--detections belongs to one video; give one") }
         _ = try parsedLamps()
         _ = try parsedIgnore()
@@ -61,8 +75,23 @@ struct TrackCommand: ParsableCommand {
         }
     }
 
+    /// Where one video's outputs go, by its file name.
+    func outputPath(_ video: String, _ suffix: String) -> String {
+        let name = ((video as NSString).lastPathComponent as NSString).deletingPathExtension
+        return (out as NSString).appendingPathComponent("\(name).\(suffix)")
+    }
+
+    /// The phase timeline as `phase,start_s,end_s` rows.
+    func writeSignal(_ timeline: PhaseTimeline, for video: String) throws -> String {
+        let path = outputPath(video, "signal.csv")
+        let rows = timeline.intervals.map { String(format: "%@,%.4f,%.4f", $0.phase.rawValue, $0.start, $0.end) }
+        try (["phase,start_s,end_s"] + rows).joined(separator: "\n").appending("\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     func run() throws {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        if let pipelinePath { return try run(pipeline: loadPipeline(pipelinePath)) }
         let lampRegions = try parsedLamps()
         var options = MotionDetectorOptions()
         // The signal head changes by itself: never a vehicle.
@@ -90,18 +119,35 @@ struct TrackCommand: ParsableCommand {
                 }
                 if external == nil { for found in detector.finish() { tracker.update(found) } }
                 let tracks = tracker.finish()
-                let name = ((video as NSString).lastPathComponent as NSString).deletingPathExtension
-                let tracksPath = (out as NSString).appendingPathComponent("\(name).tracks.csv")
+                let tracksPath = outputPath(video, "tracks.csv")
                 try motCSV(tracks).write(toFile: tracksPath, atomically: true, encoding: .utf8)
-                var summary = String(format: "%@: %d frames, %d detections, %d tracks in %.1f s -> %@", name, frames, tracker.detectionsIn, tracks.count,
-                                     Date().timeIntervalSince(started), tracksPath)
-                if let signal {
-                    let signalPath = (out as NSString).appendingPathComponent("\(name).signal.csv")
-                    let rows = signal.timeline().intervals.map { String(format: "%@,%.4f,%.4f", $0.phase.rawValue, $0.start, $0.end) }
-                    try (["phase,start_s,end_s"] + rows).joined(separator: "\n").appending("\n").write(toFile: signalPath, atomically: true, encoding: .utf8)
-                    summary += ", \(signalPath)"
-                }
+                var summary = String(format: "%@: %d frames, %d detections, %d tracks in %.1f s -> %@", ((video as NSString).lastPathComponent as NSString).deletingPathExtension,
+                                     frames, tracker.detectionsIn, tracks.count, Date().timeIntervalSince(started), tracksPath)
+                if let signal { summary += ", " + (try writeSignal(signal.timeline(), for: video)) }
                 for warning in reader.warnings { printError("warning: \(warning)") }
+                print(summary)
+            } catch {
+                failed += 1
+                printError("error: \(error)")
+            }
+        }
+        if failed > 0 { throw ExitStatus.someInputsFailed }
+    }
+
+    /// With a pipeline file: the stage runner's analysis (the same stages and settings as a run), without the rules.
+    func run(pipeline config: PipelineConfig) throws {
+        var failed = 0
+        for video in videos {
+            do {
+                let started = Date()
+                let analysis = try StageRunner(config: config, decoderThreads: threads, clipEncoder: nil).analyse(path: video)
+                let tracksPath = outputPath(video, "tracks.csv")
+                try motCSV(analysis.tracks).write(toFile: tracksPath, atomically: true, encoding: .utf8)
+                let boxes = analysis.stages.first { $0.stage == "detection" }?.output ?? 0
+                var summary = String(format: "%@: %d frames, %d detections, %d tracks in %.1f s -> %@", ((video as NSString).lastPathComponent as NSString).deletingPathExtension,
+                                     analysis.frames, boxes, analysis.tracks.count, Date().timeIntervalSince(started), tracksPath)
+                if let timeline = analysis.timeline { summary += ", " + (try writeSignal(timeline, for: video)) }
+                for warning in analysis.warnings { printError("warning: \(warning)") }
                 print(summary)
             } catch {
                 failed += 1

@@ -118,7 +118,7 @@ struct BadFootageTests {
             // A quick pipeline: the junction's, analysed at 160 px.
             let pipeline = dir.appendingPathComponent("quick.yaml").path
             try (String(contentsOfFile: packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, encoding: .utf8)
-                + "detection:\n  analysis_width: 160\n").write(toFile: pipeline, atomically: true, encoding: .utf8)
+                .replacingOccurrences(of: "detection:\n", with: "detection:\n  analysis_width: 160\n")).write(toFile: pipeline, atomically: true, encoding: .utf8)
 
             let out = dir.appendingPathComponent("out").path
             let result = try CLI.run(["run", pipeline, folder.path, "--out", out, "--jobs", "2", "--no-evidence", "--plain"])

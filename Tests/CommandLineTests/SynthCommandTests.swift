@@ -145,6 +145,36 @@ struct TrackCommandTests {
         }
     }
 
+    @Test("with a pipeline file first, track runs that camera's stages as run does: the same tracks, and its signal")
+    func withPipeline() throws {
+        try withTemporaryDirectory { dir in
+            let footage = dir.appendingPathComponent("footage")
+            try FileManager.default.createDirectory(at: footage, withIntermediateDirectories: true)
+            try KillResumeTests.pieces(into: footage, ranges: [375..<625])
+            let piece = footage.appendingPathComponent("piece-01.mp4").path
+            let pipeline = dir.appendingPathComponent("junction.yaml").path
+            try String(contentsOfFile: packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, encoding: .utf8)
+                .replacingOccurrences(of: "detection:\n", with: "detection:\n  analysis_width: 240\n").write(toFile: pipeline, atomically: true, encoding: .utf8)
+            let tracked = try CLI.run(["track", pipeline, piece, "--out", dir.appendingPathComponent("track").path])
+            #expect(tracked.status == 0, "\(tracked.stderr)")
+            #expect(tracked.stdout.contains("piece-01: 250 frames"), "\(tracked.stdout)")
+            let run = try CLI.run(["run", pipeline, piece, "--out", dir.appendingPathComponent("run").path, "--no-evidence", "--plain"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let runTracks = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("run/tracks").path).filter { $0.hasSuffix(".mot.csv") }
+            let expected = try Data(contentsOf: dir.appendingPathComponent("run/tracks/\(try #require(runTracks.first))"))
+            let tracks = try Data(contentsOf: dir.appendingPathComponent("track/piece-01.tracks.csv"))
+            #expect(!tracks.isEmpty && tracks == expected, "track and run must give the same tracks")
+            // The piece starts at 15 s, in red (8.98-20.98 s in the sample), and sees green at 20.98 s: 5.98 s in.
+            let signal = try String(contentsOf: dir.appendingPathComponent("track/piece-01.signal.csv"), encoding: .utf8)
+            let rows = signal.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+            #expect(rows.map { String($0[0]) } == ["red", "green"], "\(signal)")
+            #expect(rows.count == 2 && abs(Double(rows[1][1])! - 5.98) <= 0.04, "\(signal)")
+            // Options the pipeline carries are refused beside it.
+            let both = try CLI.run(["track", pipeline, piece, "--out", dir.path, "--lamp", "red:1,2,3"])
+            #expect(both.status == 64 && both.stderr.contains("set in the pipeline file"), "\(both.stderr)")
+        }
+    }
+
     @Test("a bad detections file or two videos for one file are usage errors")
     func badDetections() throws {
         try withTemporaryDirectory { dir in
