@@ -165,28 +165,28 @@ func lineFitWithMean(_ range: Range<Int>, time: (Int) -> Double, value: (Int) ->
 
 /// A straight line through the points that agree with it: each pass fits the points lying within `tolerance` of the
 /// previous pass's line (the first pass fits all), until a line admits as many points as it was fitted to (at most
-/// four passes). A box edge
-/// that loses a row of the vehicle for a frame or two (thin wheels of a distant motorcycle) moves its point by
-/// several quantisation steps; a plain least-squares fit carries that into the crossing time, this one leaves the
-/// point out. Nil when fewer than two thirds of the points (or fewer than `minimum`) agree: then the track itself
-/// is unsteady, and no line describes it. `rms` is the residual over the points the final line admits.
+/// four passes). A box edge that loses a row of the vehicle for a frame or two (the thin wheel of a distant
+/// motorcycle) moves its point by several quantisation steps; a plain least-squares fit carries that into the
+/// crossing time, this one leaves the point out. Nil when fewer than two thirds of the points (or fewer than
+/// `minimum`) agree: then the track itself is unsteady, and no line describes it. `rms` is the residual over the
+/// points the final line admits, `count` how many they are.
 @inline(__always)
 func agreeingLineFit(_ range: Range<Int>, time: (Int) -> Double, value: (Int) -> Double, tolerance: Double,
                      minimum: Int = 3) -> (slope: Double, meanTime: Double, meanValue: Double, rms: Double, count: Int)? {
     guard range.count >= minimum, var fit = lineFitWithMean(range, time: time, value: value) else { return nil }
     var fitted = range.count
     for pass in 0..<4 {
-        let current = fit
-        func agrees(_ i: Int) -> Bool { abs(value(i) - current.meanValue - current.slope * (time(i) - current.meanTime)) <= tolerance }
+        let line = fit
+        func residual(_ i: Int) -> Double { value(i) - line.meanValue - line.slope * (time(i) - line.meanTime) }
         var admitted = 0, ss = 0.0
         for i in range {
-            let r = value(i) - current.meanValue - current.slope * (time(i) - current.meanTime)
+            let r = residual(i)
             if abs(r) <= tolerance { admitted += 1; ss += r * r }
         }
         guard 3 * admitted >= 2 * range.count, admitted >= minimum else { return nil }
         // The line admits the points it was fitted to (all of them, for a steady track: one pass), or passes ran out.
-        if admitted == fitted || pass == 3 { return (current.slope, current.meanTime, current.meanValue, (ss / Double(max(1, admitted - 2))).squareRoot(), admitted) }
-        guard let next = lineFitWithMean(range, time: time, value: value, include: agrees) else { return nil }
+        if admitted == fitted || pass == 3 { return (line.slope, line.meanTime, line.meanValue, (ss / Double(max(1, admitted - 2))).squareRoot(), admitted) }
+        guard let next = lineFitWithMean(range, time: time, value: value, include: { abs(residual($0)) <= tolerance }) else { return nil }
         fit = next; fitted = admitted
     }
     return nil

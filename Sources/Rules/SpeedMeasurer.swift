@@ -10,7 +10,7 @@ import TrafficModel
 ///   track's ground position against time over the zone (real jitter, and any acceleration);
 /// crossings and the zone fit use the points within 2.5 quantisation steps of the line through them
 /// (`agreeingLineFit`): a box that loses its bottom rows for a frame (a distant motorcycle's thin wheel) is left out,
-/// not averaged in (it measured the motorway sample's motorcycle 2.86 km/h fast, now 0.20);
+/// not averaged in (it measured the motorway sample's motorcycle 2.86 km/h fast, now 0.13 slow);
 /// - each line's position on the ground: the calibration's mean ground error at its points;
 /// - each timestamp: the stream's time base / √12.
 /// Cross-checks: the fit's slope must agree with the zone speed within 3σ (+3 %), and the slopes over the zone's

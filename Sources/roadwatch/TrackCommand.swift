@@ -89,42 +89,28 @@ struct TrackCommand: ParsableCommand {
         return path
     }
 
+    /// What the stages gave for one video.
+    struct Stages {
+        var frames: Int, detections: Int
+        var tracks: [Track]
+        var timeline: PhaseTimeline?
+        var warnings: [String]
+    }
+
     func run() throws {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        if let pipelinePath { return try run(pipeline: loadPipeline(pipelinePath)) }
-        let lampRegions = try parsedLamps()
-        var options = MotionDetectorOptions()
-        // The signal head changes by itself: never a vehicle.
-        options.ignore = try parsedIgnore() + lampRegions.map(\.surroundings)
-        let external = try detections.map { path -> ExternalDetections in
-            do { return try ExternalDetections(path: path, minimumConfidence: minimumConfidence) } catch let error as MOTFormatError {
-                throw ValidationError(error.description)
-            }
-        }
+        let analyse = try pipelinePath.map { try pipelineStages(loadPipeline($0)) } ?? optionStages()
         var failed = 0
         for video in videos {
             do {
                 let started = Date()
-                let reader = try VideoReader(path: video, options: DecodeOptions(threads: threads))
-                let detector = LookaheadDetector(options: options)
-                let tracker = Tracker()
-                let signal = lampRegions.isEmpty ? nil : SignalReader(lamps: lampRegions)
-                var frames = 0
-                while let frame = try reader.nextFrame() {
-                    for found in external.map({ [$0.detections(at: FrameTime(index: frame.index, pts: frame.pts))] }) ?? detector.push(frame) {
-                        tracker.update(found)
-                    }
-                    signal?.observe(frame)
-                    frames += 1
-                }
-                if external == nil { for found in detector.finish() { tracker.update(found) } }
-                let tracks = tracker.finish()
+                let result = try analyse(video)
                 let tracksPath = outputPath(video, "tracks.csv")
-                try motCSV(tracks).write(toFile: tracksPath, atomically: true, encoding: .utf8)
+                try motCSV(result.tracks).write(toFile: tracksPath, atomically: true, encoding: .utf8)
                 var summary = String(format: "%@: %d frames, %d detections, %d tracks in %.1f s -> %@", ((video as NSString).lastPathComponent as NSString).deletingPathExtension,
-                                     frames, tracker.detectionsIn, tracks.count, Date().timeIntervalSince(started), tracksPath)
-                if let signal { summary += ", " + (try writeSignal(signal.timeline(), for: video)) }
-                for warning in reader.warnings { printError("warning: \(warning)") }
+                                     result.frames, result.detections, result.tracks.count, Date().timeIntervalSince(started), tracksPath)
+                if let timeline = result.timeline { summary += ", " + (try writeSignal(timeline, for: video)) }
+                for warning in result.warnings { printError("warning: \(warning)") }
                 print(summary)
             } catch {
                 failed += 1
@@ -135,25 +121,41 @@ struct TrackCommand: ParsableCommand {
     }
 
     /// With a pipeline file: the stage runner's analysis (the same stages and settings as a run), without the rules.
-    func run(pipeline config: PipelineConfig) throws {
-        var failed = 0
-        for video in videos {
-            do {
-                let started = Date()
-                let analysis = try StageRunner(config: config, decoderThreads: threads, clipEncoder: nil).analyse(path: video)
-                let tracksPath = outputPath(video, "tracks.csv")
-                try motCSV(analysis.tracks).write(toFile: tracksPath, atomically: true, encoding: .utf8)
-                let boxes = analysis.stages.first { $0.stage == "detection" }?.output ?? 0
-                var summary = String(format: "%@: %d frames, %d detections, %d tracks in %.1f s -> %@", ((video as NSString).lastPathComponent as NSString).deletingPathExtension,
-                                     analysis.frames, boxes, analysis.tracks.count, Date().timeIntervalSince(started), tracksPath)
-                if let timeline = analysis.timeline { summary += ", " + (try writeSignal(timeline, for: video)) }
-                for warning in analysis.warnings { printError("warning: \(warning)") }
-                print(summary)
-            } catch {
-                failed += 1
-                printError("error: \(error)")
+    func pipelineStages(_ config: PipelineConfig) -> (String) throws -> Stages {
+        { video in
+            let analysis = try StageRunner(config: config, decoderThreads: threads, clipEncoder: nil).analyse(path: video)
+            return Stages(frames: analysis.frames, detections: analysis.stages.first { $0.stage == "detection" }?.output ?? 0,
+                          tracks: analysis.tracks, timeline: analysis.timeline, warnings: analysis.warnings)
+        }
+    }
+
+    /// Without one: the default detector and tracker, the lamps, regions and external boxes given as options.
+    func optionStages() throws -> (String) throws -> Stages {
+        let lampRegions = try parsedLamps()
+        var options = MotionDetectorOptions()
+        // The signal head changes by itself: never a vehicle.
+        options.ignore = try parsedIgnore() + lampRegions.map(\.surroundings)
+        let external = try detections.map { path -> ExternalDetections in
+            do { return try ExternalDetections(path: path, minimumConfidence: minimumConfidence) } catch let error as MOTFormatError {
+                throw ValidationError(error.description)
             }
         }
-        if failed > 0 { throw ExitStatus.someInputsFailed }
+        return { video in
+            let reader = try VideoReader(path: video, options: DecodeOptions(threads: threads))
+            let detector = LookaheadDetector(options: options)
+            let tracker = Tracker()
+            let signal = lampRegions.isEmpty ? nil : SignalReader(lamps: lampRegions)
+            var frames = 0
+            while let frame = try reader.nextFrame() {
+                for found in external.map({ [$0.detections(at: FrameTime(index: frame.index, pts: frame.pts))] }) ?? detector.push(frame) {
+                    tracker.update(found)
+                }
+                signal?.observe(frame)
+                frames += 1
+            }
+            if external == nil { for found in detector.finish() { tracker.update(found) } }
+            let tracks = tracker.finish()
+            return Stages(frames: frames, detections: tracker.detectionsIn, tracks: tracks, timeline: signal?.timeline(), warnings: reader.warnings)
+        }
     }
 }
