@@ -144,10 +144,9 @@ public struct InputProcessor: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let root = outputDirectory as NSString
         try Self.writeAtomically(try encoder.encode(analysis), to: root.appendingPathComponent("tracks/\(stem).json"))
-        try Self.writeAtomically(Data(motCSV(analysis.tracks).utf8), to: root.appendingPathComponent("tracks/\(stem).mot.csv"))
+        try Self.writeAtomically(Data(motCSV(analysis.tracks, calibration: config.calibration).utf8), to: root.appendingPathComponent("tracks/\(stem).mot.csv"))
         if let t = analysis.timeline {
-            let rows = t.intervals.map { String(format: "%@,%.4f,%.4f", $0.phase.rawValue, $0.start, $0.end) }
-            try Self.writeAtomically(Data((["phase,start_s,end_s"] + rows).joined(separator: "\n").appending("\n").utf8),
+            try Self.writeAtomically(Data(t.csv.utf8),
                                      to: root.appendingPathComponent("signal/\(stem).csv"))
         }
     }

@@ -237,11 +237,17 @@ public final class Tracker {
     }
 }
 
-/// Tracks as MOT CSV (`frame,id,x,y,w,h,conf,-1,-1,-1`, frames from 1), observed points only.
-public func motCSV(_ tracks: [Track]) -> String {
+/// Tracks as MOT CSV (`frame,id,x,y,w,h,conf,x,y,z`, frames from 1), observed points only. With a calibration the
+/// last three columns are the box's bottom centre on the ground (metres, z = 0: MOT's world coordinates), else -1
+/// (also where the calibration does not reach: above the horizon, or too far to mean much; `Calibration.groundPoint`).
+public func motCSV(_ tracks: [Track], calibration: Calibration? = nil) -> String {
     var rows: [(Int, Int, Box)] = []
     for track in tracks { for p in track.observed { rows.append((p.time.index + 1, track.id, p.box)) } }
     rows.sort { ($0.0, $0.1) < ($1.0, $1.1) }
     func f(_ v: Double) -> String { String(format: "%.2f", v) }
-    return rows.map { "\($0.0),\($0.1),\(f($0.2.x)),\(f($0.2.y)),\(f($0.2.width)),\(f($0.2.height)),1,-1,-1,-1\n" }.joined()
+    return rows.map { row in
+        let b = row.2
+        let world = calibration?.groundPoint(b.bottomCenter).map { String(format: "%.3f,%.3f,0", $0.x, $0.y) } ?? "-1,-1,-1"
+        return "\(row.0),\(row.1),\(f(b.x)),\(f(b.y)),\(f(b.width)),\(f(b.height)),1,\(world)\n"
+    }.joined()
 }

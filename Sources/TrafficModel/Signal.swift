@@ -1,3 +1,4 @@
+import Foundation
 /// What the signal head shows.
 public enum SignalPhase: String, Sendable, Codable, CaseIterable {
     case green, amber, red, unknown
@@ -19,6 +20,12 @@ public struct PhaseInterval: Sendable, Equatable, Codable {
 public struct PhaseTimeline: Sendable, Equatable, Codable {
     public var intervals: [PhaseInterval]
     public init(_ intervals: [PhaseInterval]) { self.intervals = intervals }
+
+    /// The timeline as CSV: a `phase,start_s,end_s` header, then one row per interval (seconds from the file's start).
+    public var csv: String {
+        (["phase,start_s,end_s"] + intervals.map { String(format: "%@,%.4f,%.4f", $0.phase.rawValue, $0.start, $0.end) })
+            .joined(separator: "\n") + "\n"
+    }
 
     /// The phase at time `t`, `.unknown` outside the timeline.
     public func phase(at t: Double) -> SignalPhase {

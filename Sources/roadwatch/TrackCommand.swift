@@ -81,20 +81,14 @@ struct TrackCommand: ParsableCommand {
         return (out as NSString).appendingPathComponent("\(name).\(suffix)")
     }
 
-    /// The phase timeline as `phase,start_s,end_s` rows.
-    func writeSignal(_ timeline: PhaseTimeline, for video: String) throws -> String {
-        let path = outputPath(video, "signal.csv")
-        let rows = timeline.intervals.map { String(format: "%@,%.4f,%.4f", $0.phase.rawValue, $0.start, $0.end) }
-        try (["phase,start_s,end_s"] + rows).joined(separator: "\n").appending("\n").write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
-
     /// What the stages gave for one video.
     struct Stages {
         var frames: Int, detections: Int
         var tracks: [Track]
         var timeline: PhaseTimeline?
         var warnings: [String]
+        /// The pipeline's, for the tracks' ground coordinates.
+        var calibration: Calibration?
     }
 
     func run() throws {
@@ -106,10 +100,14 @@ struct TrackCommand: ParsableCommand {
                 let started = Date()
                 let result = try analyse(video)
                 let tracksPath = outputPath(video, "tracks.csv")
-                try motCSV(result.tracks).write(toFile: tracksPath, atomically: true, encoding: .utf8)
+                try motCSV(result.tracks, calibration: result.calibration).write(toFile: tracksPath, atomically: true, encoding: .utf8)
                 var summary = String(format: "%@: %d frames, %d detections, %d tracks in %.1f s -> %@", ((video as NSString).lastPathComponent as NSString).deletingPathExtension,
                                      result.frames, result.detections, result.tracks.count, Date().timeIntervalSince(started), tracksPath)
-                if let timeline = result.timeline { summary += ", " + (try writeSignal(timeline, for: video)) }
+                if let timeline = result.timeline {
+                    let signalPath = outputPath(video, "signal.csv")
+                    try timeline.csv.write(toFile: signalPath, atomically: true, encoding: .utf8)
+                    summary += ", \(signalPath)"
+                }
                 for warning in result.warnings { printError("warning: \(warning)") }
                 print(summary)
             } catch {
@@ -125,7 +123,7 @@ struct TrackCommand: ParsableCommand {
         { video in
             let analysis = try StageRunner(config: config, decoderThreads: threads, clipEncoder: nil).analyse(path: video)
             return Stages(frames: analysis.frames, detections: analysis.stages.first { $0.stage == "detection" }?.output ?? 0,
-                          tracks: analysis.tracks, timeline: analysis.timeline, warnings: analysis.warnings)
+                          tracks: analysis.tracks, timeline: analysis.timeline, warnings: analysis.warnings, calibration: config.calibration)
         }
     }
 
@@ -155,7 +153,8 @@ struct TrackCommand: ParsableCommand {
             }
             if external == nil { for found in detector.finish() { tracker.update(found) } }
             let tracks = tracker.finish()
-            return Stages(frames: frames, detections: tracker.detectionsIn, tracks: tracks, timeline: signal?.timeline(), warnings: reader.warnings)
+            return Stages(frames: frames, detections: tracker.detectionsIn, tracks: tracks, timeline: signal?.timeline(), warnings: reader.warnings,
+                          calibration: nil)
         }
     }
 }

@@ -163,6 +163,28 @@ struct TrackerPassesTests {
         return (tracker.finish(), worst)
     }
 
+    @Test("MOT export carries each box's ground point (MOT's world x, y, z) with a calibration, -1 without")
+    func motGroundColumns() throws {
+        let camera = PinholeCamera(focalPixels: 1500, imageWidth: 1920, imageHeight: 1080, position: Point3(9, 0, 9), tiltDegrees: 12, panDegrees: 0)
+        let calibration = try Calibration(points: [(0, 25), (18, 25), (0, 65), (18, 65)].map { g in
+            CalibrationPoint(image: camera.project(Point3(g.0, g.1, 0))!, world: Point2(g.0, g.1))
+        })
+        // A box standing on (4.5, 40) m, and one whose bottom is above the horizon.
+        let foot = camera.project(Point3(4.5, 40, 0))!
+        let track = Track(id: 7, points: [
+            TrackPoint(time: FrameTime(index: 0, pts: 0), box: Box(x: foot.x - 20, y: foot.y - 30, width: 40, height: 30), coasted: false),
+            TrackPoint(time: FrameTime(index: 1, pts: 0.04), box: Box(x: 900, y: 10, width: 40, height: 30), coasted: false),
+        ])
+        let rows = motCSV([track], calibration: calibration).split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
+        #expect(rows.count == 2 && rows.allSatisfy { $0.count == 10 })
+        #expect(abs(Double(rows[0][7])! - 4.5) < 0.01 && abs(Double(rows[0][8])! - 40) < 0.01 && rows[0][9] == "0", "\(rows[0])")
+        #expect(rows[1].suffix(3) == ["-1", "-1", "-1"], "above the horizon: \(rows[1])")
+        #expect(motCSV([track]).split(separator: "\n").allSatisfy { $0.hasSuffix(",1,-1,-1,-1") })
+        // Scoring reads the boxes and ignores the world columns.
+        let read = try MOTFile.parse(motCSV([track], calibration: calibration), path: "t.csv").map(\.box)
+        #expect(read.count == 2 && zip(read, track.points.map(\.box)).allSatisfy { abs($0.x - $1.x) < 0.006 && abs($0.maxY - $1.maxY) < 0.011 })
+    }
+
     @Test("on the ground plane a receding car keeps its id through a gap, and the coasted box stays on it")
     func groundPlane() throws {
         let ground = try receding(ground: true)
