@@ -163,6 +163,16 @@ func lineFitWithMean(_ range: Range<Int>, time: (Int) -> Double, value: (Int) ->
     return (stv / stt, mt, mv)
 }
 
+/// A line of values against times (through its means) and how far from it a point may lie and still agree with it.
+struct AgreeingLine {
+    var slope: Double, meanTime: Double, meanValue: Double
+    var tolerance: Double
+    /// RMS residual over the points the line admits, and how many they are.
+    var rms = 0.0, count = 0
+    @inline(__always) func residual(time: Double, value: Double) -> Double { value - meanValue - slope * (time - meanTime) }
+    @inline(__always) func admits(time: Double, value: Double) -> Bool { abs(residual(time: time, value: value)) <= tolerance }
+}
+
 /// A straight line through the points that agree with it: each pass fits the points lying within `tolerance` of the
 /// previous pass's line (the first pass fits all), until a line admits as many points as it was fitted to (at most
 /// four passes). A box edge that loses a row of the vehicle for a frame or two (the thin wheel of a distant
@@ -172,22 +182,27 @@ func lineFitWithMean(_ range: Range<Int>, time: (Int) -> Double, value: (Int) ->
 /// points the final line admits, `count` how many they are.
 @inline(__always)
 func agreeingLineFit(_ range: Range<Int>, time: (Int) -> Double, value: (Int) -> Double, tolerance: Double,
-                     minimum: Int = 3) -> (slope: Double, meanTime: Double, meanValue: Double, rms: Double, count: Int)? {
-    guard range.count >= minimum, var fit = lineFitWithMean(range, time: time, value: value) else { return nil }
+                     minimum: Int = 3) -> AgreeingLine? {
+    guard range.count >= minimum, let first = lineFitWithMean(range, time: time, value: value) else { return nil }
+    var line = AgreeingLine(slope: first.slope, meanTime: first.meanTime, meanValue: first.meanValue, tolerance: tolerance)
     var fitted = range.count
     for pass in 0..<4 {
-        let line = fit
-        func residual(_ i: Int) -> Double { value(i) - line.meanValue - line.slope * (time(i) - line.meanTime) }
         var admitted = 0, ss = 0.0
         for i in range {
-            let r = residual(i)
+            let r = line.residual(time: time(i), value: value(i))
             if abs(r) <= tolerance { admitted += 1; ss += r * r }
         }
         guard 3 * admitted >= 2 * range.count, admitted >= minimum else { return nil }
         // The line admits the points it was fitted to (all of them, for a steady track: one pass), or passes ran out.
-        if admitted == fitted || pass == 3 { return (line.slope, line.meanTime, line.meanValue, (ss / Double(max(1, admitted - 2))).squareRoot(), admitted) }
-        guard let next = lineFitWithMean(range, time: time, value: value, include: { abs(residual($0)) <= tolerance }) else { return nil }
-        fit = next; fitted = admitted
+        if admitted == fitted || pass == 3 {
+            line.rms = (ss / Double(max(1, admitted - 2))).squareRoot()
+            line.count = admitted
+            return line
+        }
+        let current = line
+        guard let next = lineFitWithMean(range, time: time, value: value, include: { current.admits(time: time($0), value: value($0)) }) else { return nil }
+        line.slope = next.slope; line.meanTime = next.meanTime; line.meanValue = next.meanValue
+        fitted = admitted
     }
     return nil
 }

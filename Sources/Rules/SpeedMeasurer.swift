@@ -74,7 +74,7 @@ struct SpeedMeasurer {
               (sd.slope > 0) == c.forward, abs(sd.slope) > 1e-6 else { return c }
         let time = sd.meanTime - sd.meanValue / sd.slope
         let all = sd.count == around.count
-        let agrees = { (i: Int) in all || abs(side(i) - sd.meanValue - sd.slope * (t.pts[i] - sd.meanTime)) <= tolerance }
+        let agrees = { (i: Int) in all || sd.admits(time: t.pts[i], value: side(i)) }
         guard abs(time - c.time) <= 0.3,
               let fx = lineFitWithMean(around, time: { t.pts[$0] }, value: { t.groundX[$0] }, include: agrees),
               let fy = lineFitWithMean(around, time: { t.pts[$0] }, value: { t.groundY[$0] }, include: agrees) else { return c }
@@ -115,7 +115,7 @@ struct SpeedMeasurer {
             return nil
         }
         let all = fit.count == zone.count
-        let agrees = { (i: Int) in all || abs(along(i) - fit.meanValue - fit.slope * (t.pts[i] - fit.meanTime)) <= tolerance }
+        let agrees = { (i: Int) in all || fit.admits(time: t.pts[i], value: along(i)) }
         let sigmaFirst = max(fit.rms, jitterPixels * (a.time <= b.time ? scaleEntry : scaleExit))
         let sigmaLast = max(fit.rms, jitterPixels * (a.time <= b.time ? scaleExit : scaleEntry))
         let sigmaDistance = (sigmaFirst * sigmaFirst + sigmaLast * sigmaLast + 2 * calibrationSigma * calibrationSigma).squareRoot()

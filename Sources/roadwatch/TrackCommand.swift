@@ -75,10 +75,12 @@ struct TrackCommand: ParsableCommand {
         }
     }
 
-    /// Where one video's outputs go, by its file name.
+    /// A video's name: its file name without the extension.
+    func name(_ video: String) -> String { ((video as NSString).lastPathComponent as NSString).deletingPathExtension }
+
+    /// Where one video's outputs go, by its name.
     func outputPath(_ video: String, _ suffix: String) -> String {
-        let name = ((video as NSString).lastPathComponent as NSString).deletingPathExtension
-        return (out as NSString).appendingPathComponent("\(name).\(suffix)")
+        (out as NSString).appendingPathComponent("\(name(video)).\(suffix)")
     }
 
     /// What the stages gave for one video.
@@ -101,7 +103,7 @@ struct TrackCommand: ParsableCommand {
                 let result = try analyse(video)
                 let tracksPath = outputPath(video, "tracks.csv")
                 try motCSV(result.tracks, calibration: result.calibration).write(toFile: tracksPath, atomically: true, encoding: .utf8)
-                var summary = String(format: "%@: %d frames, %d detections, %d tracks in %.1f s -> %@", ((video as NSString).lastPathComponent as NSString).deletingPathExtension,
+                var summary = String(format: "%@: %d frames, %d detections, %d tracks in %.1f s -> %@", name(video),
                                      result.frames, result.detections, result.tracks.count, Date().timeIntervalSince(started), tracksPath)
                 if let timeline = result.timeline {
                     let signalPath = outputPath(video, "signal.csv")
