@@ -130,7 +130,7 @@ struct SpeedMeasurer {
         // box that changes shape part-way, shows a kink here even when its overall average looks plausible.
         let middle = (first.time + last.time) / 2
         let halves = [subrange(r, pts: t.pts, from: first.time - 0.25, to: middle), subrange(r, pts: t.pts, from: middle, to: last.time + 0.25)]
-        let slopes = halves.compactMap { h in lineFitWithMean(h, time: { t.pts[$0] }, value: along, include: agrees) }
+        let slopes = halves.compactMap { h in h.count >= 3 ? lineFitWithMean(h, time: { t.pts[$0] }, value: along, include: agrees) : nil }
         // The tolerance uses the box quantisation alone: residuals (which a kink inflates) must not widen it.
         let jitterSpeed = speed * (jitterPixels * max(scaleEntry, scaleExit) * 2.0.squareRoot() / distance)
         guard slopes.count == 2, abs(slopes[0].slope - slopes[1].slope) <= 0.1 * speed + 3 * jitterSpeed,
