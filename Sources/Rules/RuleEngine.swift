@@ -47,6 +47,9 @@ public struct RuleStats: Sendable, Equatable, Codable {
     public var crossedExempt = 0
     public var duplicatesMerged = 0
     public var eventsOut = 0
+    /// Stop-line crossings dropped because the track was not seen whole (a box at least half as tall as wide) in the
+    /// half second before: a piece of a vehicle, whose front edge is not the vehicle's.
+    public var boxNotWhole = 0
     public init() {}
 }
 

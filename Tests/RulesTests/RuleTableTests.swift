@@ -151,6 +151,24 @@ struct RedLightTableTests {
         #expect(e.evidence[0].pts < 11 && e.evidence[1].pts > 11)
     }
 
+    @Test("a runner seen only as the strip of its bumper (a piece of the vehicle) is refused; seen whole, it is one record")
+    func pieceOfAVehicle() throws {
+        let site = Site.junction
+        let whole = site.track(id: 3, x: 8.75, from: 7, to: 14, front: cruise(50, at: 11, y: 38))
+        // The bottom quarter of the same vehicle's box: its front edge lies inside the vehicle, so it crosses the
+        // line later than the front does and would add time into red.
+        let strip = Track(id: 4, points: whole.points.map { p in
+            var q = p
+            q.box = Box(x: p.box.x, y: p.box.maxY - p.box.width / 4, width: p.box.width, height: p.box.width / 4)
+            return q
+        })
+        let engine = RuleEngine(rules: junctionRules())
+        let (events, stats) = engine.evaluate(tracks: [strip], timeline: junctionTimeline)
+        #expect(events.isEmpty && stats.boxNotWhole == 1, "\(stats)")
+        let (wholeEvents, wholeStats) = engine.evaluate(tracks: [whole], timeline: junctionTimeline)
+        #expect(wholeEvents.count == 1 && wholeStats.boxNotWhole == 0)
+    }
+
     @Test("with the minimum speed lowered, the creeping vehicle is flagged: the creep rule is what spares it")
     func creepIsTheReason() {
         let site = Site.junction
