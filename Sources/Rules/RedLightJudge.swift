@@ -47,6 +47,26 @@ struct RedLightJudge {
         range.contains { t.box[$0].height >= 0.5 * t.box[$0].width }
     }
 
+    /// The vehicle stood still inside its crossing window: over some 1.5 s of it, the rear's median position in the
+    /// last 0.3 s is less than `speed` × 1.2 s ahead of its median in the first 0.3 s (medians, because box bottoms
+    /// flicker by metres between frames: up to 7 m on the rendered dusk junction). Its front then crossed at a time
+    /// no one saw; and a track whose window holds a wait is often two vehicles (a car waiting before the line whose
+    /// track took over one beyond it).
+    func stood(_ t: TrackTable, _ r: Range<Int>, from start: Double, to end: Double, speed: Double) -> Bool {
+        guard end - start >= 1.5 else { return false }
+        let w = subrange(r, pts: t.pts, from: start, to: end)
+        func median(_ a: Double, _ b: Double) -> Double? {
+            let s = subrange(w, pts: t.pts, from: a, to: b).map { line.side(t.groundX[$0], t.groundY[$0]) }.sorted()
+            return s.isEmpty ? nil : s[s.count / 2]
+        }
+        var from = start
+        while from + 1.5 <= end {
+            if let a = median(from, from + 0.3), let b = median(from + 1.2, from + 1.5), b - a < speed * 1.2 { return true }
+            from += 0.1
+        }
+        return false
+    }
+
     func judge(_ t: TrackTable, _ k: Int, _ timeline: PhaseTimeline, _ stats: inout RuleStats) -> RuleEvent? {
         let r = t.range(k)
         guard let rear = firstForwardCrossing(r, pts: t.pts, side: { line.side(t.groundX[$0], t.groundY[$0]) }) else { return nil }
@@ -81,6 +101,10 @@ struct RedLightJudge {
             return nil
         }
         let speed = fit.slope
+        guard !stood(t, r, from: early.time, to: rear.time, speed: max(1, rule.minimumSpeedKmh / 3.6)) else {
+            stats.crossedTooSlow += 1
+            return nil
+        }
         let jitter = max(fit.rms, (rules.boxJitterPixels * rules.boxJitterPixels + 1.0 / 12).squareRoot() * scale)
         let margin = jitter / speed
         let windowStart = early.time - margin, windowEnd = rear.time + margin

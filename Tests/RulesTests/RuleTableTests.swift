@@ -169,6 +169,19 @@ struct RedLightTableTests {
         #expect(wholeEvents.count == 1 && wholeStats.boxNotWhole == 0)
     }
 
+    @Test("a track whose crossing window holds a wait (a car stopped before the line, then one beyond it) is refused")
+    func jumpOverTheLine() throws {
+        let site = Site.junction
+        // A car that stops 3 m before the line at 12 s and waits there, and another 25 m beyond the line driving on
+        // at 50 km/h; at 15 s (on red) the first car's track takes the second car's boxes (an identity switch).
+        let stopped = site.track(id: 5, x: 8.75, from: 8, to: 15, front: { t in t < 12 ? 35 - 50 / 3.6 * (12 - t) / 2 : 35 })
+        let beyond = site.track(id: 6, x: 8.75, from: 15.04, to: 17, front: cruise(50, at: 15.04, y: 63))
+        let jumped = Track(id: 5, points: stopped.points + beyond.points)
+        let (events, stats) = RuleEngine(rules: junctionRules()).evaluate(tracks: [jumped], timeline: junctionTimeline)
+        #expect(events.isEmpty, "\(events.map { ($0.pts, $0.speedKmh ?? -1) }) \(stats)")
+        #expect(stats.crossedTooSlow == 1)
+    }
+
     @Test("with the minimum speed lowered, the creeping vehicle is flagged: the creep rule is what spares it")
     func creepIsTheReason() {
         let site = Site.junction
