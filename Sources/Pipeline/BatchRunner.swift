@@ -262,7 +262,24 @@ public final class BatchRunner: @unchecked Sendable {
         }
         do {
             progress.mutate { $0.current[slot] = .init(name: name, frames: 0, expected: nil, started: started) }
-            return try processAndCommit(path, hashed: hashed, key: key, slot: slot, store: store, runID: runID, started: started)
+            let done = try processor.process(path: path, sha256: hashed.sha256, size: hashed.size, key: key, runID: runID, started: started) {
+                [progress] frames, expected in
+                progress.mutate { p in
+                    let before = p.current[slot]?.frames ?? 0
+                    p.framesDone += frames - before
+                    p.current[slot]?.frames = frames
+                    p.current[slot]?.expected = expected
+                }
+            }
+            try store.commit(input: done.row, statsJSON: done.statsJSON, records: done.records.map { ($0.record, $0.absolute, $0.json) })
+            progress.mutate { p in
+                p.current[slot] = nil
+                p.finishedInputs += 1
+                p.violations += done.records.count
+            }
+            log(done.logLine)
+            for w in done.outcome.warnings { log("warning: \(w)") }
+            return done.outcome
         } catch let error as PipelineError where isOutputFailure(error) {
             // The output cannot be written (disk full, read-only): stop the run; what is committed stays whole.
             progress.mutate { $0.current[slot] = nil }
@@ -279,32 +296,6 @@ public final class BatchRunner: @unchecked Sendable {
             outcome.seconds = Date().timeIntervalSince(started)
             return try fail(outcome, store: store, runID: runID, key: key)
         }
-    }
-
-    /// Analyses one input, commits its records and returns its outcome (its errors are `process`'s to sort out).
-    /// A function of its own: with `done` in `process`'s frame, beside the catch clauses, Swift 6.3.1's debug build
-    /// released a field of it twice once `RuleStats` grew to 17 counters (every `run` crashed in "outlined destroy
-    /// of ProcessedInput"; the release build and the address sanitizer's were fine, and nothing here is unsafe).
-    private func processAndCommit(_ path: String, hashed: (sha256: String, size: Int64), key: String, slot: Int, store: Store, runID: Int64,
-                                  started: Date) throws -> InputOutcome {
-        let done = try processor.process(path: path, sha256: hashed.sha256, size: hashed.size, key: key, runID: runID, started: started) {
-            [progress] frames, expected in
-            progress.mutate { p in
-                let before = p.current[slot]?.frames ?? 0
-                p.framesDone += frames - before
-                p.current[slot]?.frames = frames
-                p.current[slot]?.expected = expected
-            }
-        }
-        try store.commit(input: done.row, statsJSON: done.statsJSON, records: done.records.map { ($0.record, $0.absolute, $0.json) })
-        progress.mutate { p in
-            p.current[slot] = nil
-            p.finishedInputs += 1
-            p.violations += done.records.count
-        }
-        log(done.logLine)
-        for w in done.outcome.warnings { log("warning: \(w)") }
-        return done.outcome
     }
 
     private func isOutputFailure(_ error: PipelineError) -> Bool {
