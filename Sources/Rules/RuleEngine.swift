@@ -50,6 +50,8 @@ public struct RuleStats: Sendable, Equatable, Codable {
     /// Stop-line crossings dropped because the track was not seen whole (a box at least half as tall as wide) in the
     /// half second before: a piece of a vehicle, whose front edge is not the vehicle's.
     public var boxNotWhole = 0
+    /// Stop-line crossings dropped because the boxes either side of them were more than 0.25 s apart.
+    public var crossedUnseen = 0
     public init() {}
 }
 

@@ -182,6 +182,17 @@ struct RedLightTableTests {
         #expect(stats.crossedTooSlow == 1)
     }
 
+    @Test("a runner unseen for 0.6 s around the line (coasting through an occlusion) is refused; seen throughout, one record")
+    func unseenAtTheLine() throws {
+        let site = Site.junction
+        let seen = site.track(id: 8, x: 8.75, from: 7, to: 14, front: cruise(50, at: 11, y: 38))
+        let unseen = Track(id: 8, points: seen.points.filter { $0.time.pts < 10.6 || $0.time.pts > 11.6 })
+        let engine = RuleEngine(rules: junctionRules())
+        let (events, stats) = engine.evaluate(tracks: [unseen], timeline: junctionTimeline)
+        #expect(events.isEmpty && stats.crossedUnseen == 1, "\(stats)")
+        #expect(engine.evaluate(tracks: [seen], timeline: junctionTimeline).events.count == 1)
+    }
+
     @Test("with the minimum speed lowered, the creeping vehicle is flagged: the creep rule is what spares it")
     func creepIsTheReason() {
         let site = Site.junction
