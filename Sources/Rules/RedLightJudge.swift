@@ -48,11 +48,12 @@ struct RedLightJudge {
     }
 
     /// The vehicle stood still inside its crossing window: over some 1.5 s of it, the rear's median position in the
-    /// last 0.3 s is less than `speed` × 1.2 s ahead of its median in the first 0.3 s (medians, because box bottoms
-    /// flicker by metres between frames: up to 7 m on the rendered dusk junction). Its front then crossed at a time
+    /// last 0.3 s is less than `minimumSpeed` × 1.2 s ahead of its median in the first 0.3 s (medians, because box
+    /// bottoms flicker by metres between frames: up to 7 m on the rendered dusk junction). Its front then crossed at a time
     /// no one saw; and a track whose window holds a wait is often two vehicles (a car waiting before the line whose
     /// track took over one beyond it).
-    func stood(_ t: TrackTable, _ r: Range<Int>, from start: Double, to end: Double, speed: Double) -> Bool {
+    /// Only windows of 1.5 s or more are looked at (a runner's is under a second), so this is rare work.
+    func stood(_ t: TrackTable, _ r: Range<Int>, from start: Double, to end: Double, minimumSpeed: Double) -> Bool {
         guard end - start >= 1.5 else { return false }
         let w = subrange(r, pts: t.pts, from: start, to: end)
         func median(_ a: Double, _ b: Double) -> Double? {
@@ -61,7 +62,7 @@ struct RedLightJudge {
         }
         var from = start
         while from + 1.5 <= end {
-            if let a = median(from, from + 0.3), let b = median(from + 1.2, from + 1.5), b - a < speed * 1.2 { return true }
+            if let a = median(from, from + 0.3), let b = median(from + 1.2, from + 1.5), b - a < minimumSpeed * 1.2 { return true }
             from += 0.1
         }
         return false
@@ -89,10 +90,9 @@ struct RedLightJudge {
             stats.crossedUnseen += 1
             return nil
         }
-        // The window's start rests on the front edge being the vehicle's. A piece of a vehicle (the strip of a dark
-        // car's bumper and lights that dusk left, measured on a rendered dusk junction: 24–39 × 9 px under a 54 × 54
-        // car, tracked on its own) has its front edge inside the vehicle: it crosses later than the front and would
-        // add time into red. So the track must have been seen whole in the half second before; with the steady
+        // A piece of a vehicle tracked on its own (the strip of a dark car's bumper and lights that dusk left,
+        // measured on a rendered dusk junction: 24–39 × 9 px under a 54 × 54 car) has its front edge inside the
+        // vehicle: it crosses later than the front and would add time into red. So the track must have been seen whole in the half second before; with the steady
         // front edge checked below, the edge at the crossing is then the whole vehicle's.
         guard wholeVehicle(t, subrange(r, pts: t.pts, from: early.time - 0.5, to: early.time)) else {
             stats.boxNotWhole += 1
@@ -112,7 +112,7 @@ struct RedLightJudge {
             return nil
         }
         let speed = fit.slope
-        guard !stood(t, r, from: early.time, to: rear.time, speed: max(1, rule.minimumSpeedKmh / 3.6)) else {
+        guard !stood(t, r, from: early.time, to: rear.time, minimumSpeed: max(1, rule.minimumSpeedKmh / 3.6)) else {
             stats.crossedTooSlow += 1
             return nil
         }
