@@ -40,6 +40,9 @@ public struct TrackScore: Sendable, Codable, Equatable {
         /// True boxes less visible than this, or smaller, are neither required nor counted against tracks.
         public var minVisible = 0.5
         public var minHeight = 10.0
+        /// Where boxes count, by their bottom centre: true and track boxes elsewhere are left out (nil: the whole
+        /// picture). `roadwatch score --lanes` sets it to the pipeline's lane polygons, where the rules act.
+        public var region: (@Sendable (Point2) -> Bool)? = nil
         public init() {}
     }
 
@@ -47,7 +50,7 @@ public struct TrackScore: Sendable, Codable, Equatable {
         var required: [Int: [(id: Int, box: Box)]] = [:], ignored: [Int: [Box]] = [:]
         for v in truth.vehicles {
             for f in v.frames {
-                if f.visible >= options.minVisible && f.box.height >= options.minHeight {
+                if f.visible >= options.minVisible && f.box.height >= options.minHeight && options.region?(f.box.bottomCenter) != false {
                     required[f.frame, default: []].append((v.id, f.box))
                 } else {
                     ignored[f.frame, default: []].append(f.box)
@@ -55,7 +58,7 @@ public struct TrackScore: Sendable, Codable, Equatable {
             }
         }
         var hypotheses: [Int: [(id: Int, box: Box)]] = [:]
-        for r in tracks { hypotheses[r.frame - 1, default: []].append((r.id, r.box)) }
+        for r in tracks where options.region?(r.box.bottomCenter) != false { hypotheses[r.frame - 1, default: []].append((r.id, r.box)) }
         let frames = Set(required.keys).union(hypotheses.keys).sorted()
 
         var mapping: [Int: Int] = [:]  // truth id -> track id, last matched

@@ -82,6 +82,29 @@ struct ScoreCommandTests {
             #expect(red["duplicates"] as? Int == 1 && red["recall"] as? Double == 1)
             let trackScore = try #require(report["tracks"] as? [String: Any])
             #expect(trackScore["idf1"] as? Double == 1 && trackScore["mota"] as? Double == 1)
+            #expect(try CLI.run(["score", records, truthPath, "--lanes", packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path])
+                .stderr.contains("give --tracks too"))
+        }
+    }
+
+    @Test("score --lanes scores tracks inside the pipeline's lanes too: the junction's truth as tracks, fewer boxes, still perfect")
+    func lanes() throws {
+        try withTemporaryDirectory { dir in
+            let truthPath = packageRoot.appendingPathComponent("SampleVideo/junction-day.truth.json").path
+            let truth = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truthPath))) as? [String: Any])
+            let tracks = dir.appendingPathComponent("tracks.csv").path
+            try motRows(fromTruth: truth, identities: true).write(toFile: tracks, atomically: true, encoding: .utf8)
+            let records = dir.appendingPathComponent("violations.jsonl").path
+            try "".write(toFile: records, atomically: true, encoding: .utf8)
+            let result = try CLI.run(["score", "--json", records, truthPath, "--tracks", tracks,
+                                      "--lanes", packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path])
+            #expect(result.status == 0, "\(result.stderr)")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+            let whole = try #require(report["tracks"] as? [String: Any]), inLanes = try #require(report["tracksInLanes"] as? [String: Any])
+            let wholeBoxes = try #require(whole["groundTruthBoxes"] as? Int), laneBoxes = try #require(inLanes["groundTruthBoxes"] as? Int)
+            // The lanes reach 88 m; the truth follows vehicles to 200 m and onto the pavement's edge.
+            #expect(laneBoxes > 0 && laneBoxes < wholeBoxes, "\(laneBoxes) of \(wholeBoxes)")
+            #expect(inLanes["idf1"] as? Double == 1 && inLanes["mota"] as? Double == 1)
         }
     }
 }

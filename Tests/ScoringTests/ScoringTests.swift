@@ -110,6 +110,20 @@ struct TrackScoreTests {
         #expect(s.misses == 5 && s.falsePositives == 1 && abs(s.mota - (1 - 6.0 / 40)) < 1e-12)
     }
 
+    @Test("scored in a region, boxes outside it count neither way")
+    func region() {
+        // Vehicle 1 tracked perfectly, vehicle 2 (right of x = 250) badly: shifted by 25 px, under the IoU threshold.
+        let tracks = rows(from: handTruth()).map { r in
+            r.id == 2 ? TrackRow(frame: r.frame, id: r.id, box: Box(x: r.box.x + 25, y: r.box.y, width: r.box.width, height: r.box.height)) : r
+        }
+        let whole = TrackScore.score(tracks: tracks, truth: handTruth())
+        #expect(whole.groundTruthBoxes == 40 && whole.misses == 20 && whole.falsePositives == 20)
+        var options = TrackScore.Options()
+        options.region = { $0.x < 250 }
+        let left = TrackScore.score(tracks: tracks, truth: handTruth(), options: options)
+        #expect(left.groundTruthBoxes == 20 && left.trackBoxes == 20 && left.mota == 1 && left.idf1 == 1)
+    }
+
     @Test("a shifted box below the IoU threshold does not match")
     func iou() {
         let tracks = rows(from: handTruth()).map { r in TrackRow(frame: r.frame, id: r.id, box: Box(x: r.box.x + 25, y: r.box.y, width: r.box.width, height: r.box.height)) }
