@@ -278,6 +278,18 @@ struct SpeedingTableTests {
         #expect(abs(e.speedKmh! - steady.speedKmh!) <= 0.3, "steady \(steady.speedKmh!)")
     }
 
+    @Test("one track over two vehicles (an identity switch mid-zone from a car at 90 km/h to one at 140 ahead of it) gives no speed")
+    func switchBetweenVehicles() throws {
+        // The first car (90 km/h, under the 113 km/h threshold) enters the zone; halfway its track takes over a faster
+        // car 12 m ahead in the same lane. Entry timed on one, exit on the other: the zone speed would be neither's.
+        let slow = site.track(id: 1, x: 9, from: 0, to: 1.6, front: cruise(90, at: 0, y: 10))
+        let fast = site.track(id: 1, x: 9, from: 1.64, to: 3, front: cruise(140, at: 1.64, y: 10 + 90 / 3.6 * 1.64 + 12))
+        let switched = Track(id: 1, points: slow.points + fast.points)
+        let (events, stats) = RuleEngine(rules: motorwayRules()).evaluate(tracks: [switched], timeline: nil)
+        #expect(events.isEmpty, "\(events.map { ($0.speedKmh ?? -1, $0.speedUncertaintyKmh ?? -1) }) \(stats)")
+        #expect(stats.zoneSpeeds == 0 && stats.speedInconsistent + stats.boxUnsteady == 1, "\(stats)")
+    }
+
     @Test("exactly at the threshold: none; above it by more than the uncertainty: one")
     func threshold() throws {
         #expect(measure(113).isEmpty)
