@@ -179,9 +179,10 @@ struct GroundLine {
 }
 
 /// Where a sequence of signed distances first goes from ≤ 0 to > 0 within `range`: the index after the crossing,
-/// and the crossing time interpolated linearly between the two frames.
+/// the crossing time interpolated linearly between the two frames, and the time between them (as
+/// `SpeedMeasurer.crossing` gives it: a long gap means the crossing was not seen).
 @inline(__always)
-func firstForwardCrossing(_ range: Range<Int>, pts: [Double], side: (Int) -> Double) -> (index: Int, time: Double)? {
+func firstForwardCrossing(_ range: Range<Int>, pts: [Double], side: (Int) -> Double) -> (index: Int, time: Double, gap: Double)? {
     guard range.count >= 2 else { return nil }
     var previous = side(range.lowerBound)
     var i = range.lowerBound + 1
@@ -189,7 +190,7 @@ func firstForwardCrossing(_ range: Range<Int>, pts: [Double], side: (Int) -> Dou
         let s = side(i)
         if previous <= 0 && s > 0 {
             let f = previous == s ? 0 : -previous / (s - previous)
-            return (i, pts[i - 1] + f * (pts[i] - pts[i - 1]))
+            return (i, pts[i - 1] + f * (pts[i] - pts[i - 1]), pts[i] - pts[i - 1])
         }
         previous = s
         i += 1
