@@ -104,13 +104,15 @@ public final class SceneRenderer {
             for part in v.parts {
                 for face in part.visibleFaces(from: camPos) {
                     guard let polygon = project(face.corners, cam) else { continue }
-                    corners += polygon  // the silhouette of a convex part is the union of its visible faces
+                    // The silhouette of a convex part is the union of its visible faces; the true box bounds the
+                    // part of it inside the picture (a vehicle half out of the bottom edge is as wide as what shows).
+                    corners += Self.clip(polygon, width: Double(width), height: Double(height))
                     let colour = shade(part.color(of: face), normal: face.normal, gain: gain)
                     fill(polygon, colour, id: Int32(v.trajectory.id))
                 }
             }
             drawLights(v, cam: cam, gain: gain)
-            if let box = Box(bounding: corners)?.clipped(width: Double(width), height: Double(height)), box.area >= 4 {
+            if let box = Box(bounding: corners), box.area >= 4 {
                 let alone = pixelsAlone(v, cam: cam)
                 truths.append(VehicleInFrame(vehicle: v.trajectory.id, box: box, visiblePixels: 0, pixels: alone))
             }
@@ -249,6 +251,27 @@ public final class SceneRenderer {
 
     /// The polygon's image, clipped against the near plane first (Sutherland–Hodgman), so that a face reaching
     /// behind the camera is drawn in part instead of not at all; nil when nothing of it is in front.
+    /// A convex polygon cut to the picture's rectangle (Sutherland–Hodgman, one edge of the rectangle at a time).
+    static func clip(_ polygon: [Point2], width: Double, height: Double) -> [Point2] {
+        var points = polygon
+        let edges: [(inside: (Point2) -> Bool, cross: (Point2, Point2) -> Point2)] = [
+            ({ $0.x >= 0 }, { a, b in Point2(0, a.y + (b.y - a.y) * (0 - a.x) / (b.x - a.x)) }),
+            ({ $0.x <= width }, { a, b in Point2(width, a.y + (b.y - a.y) * (width - a.x) / (b.x - a.x)) }),
+            ({ $0.y >= 0 }, { a, b in Point2(a.x + (b.x - a.x) * (0 - a.y) / (b.y - a.y), 0) }),
+            ({ $0.y <= height }, { a, b in Point2(a.x + (b.x - a.x) * (height - a.y) / (b.y - a.y), height) }),
+        ]
+        for edge in edges where !points.isEmpty {
+            let input = points
+            points = []
+            for i in input.indices {
+                let a = input[i], b = input[(i + 1) % input.count]
+                if edge.inside(a) { points.append(a) }
+                if edge.inside(a) != edge.inside(b) { points.append(edge.cross(a, b)) }
+            }
+        }
+        return points
+    }
+
     private func project(_ corners: [Point3], _ cam: PinholeCamera) -> [Point2]? {
         let inCamera = corners.map { cam.cameraCoordinates($0) }
         var clipped: [Point3] = []

@@ -68,6 +68,38 @@ struct SceneTruthTests {
         #expect(checkedVehicles > 5)
     }
 
+    @Test("a vehicle cut by the picture's edge has the box of what shows of it")
+    func boxesAtTheEdge() throws {
+        let spec = try loadSpec(smallJunction())
+        let trajectories = TrafficSimulation(spec: spec).run()
+        let renderer = SceneRenderer(spec: spec)
+        let w = Double(spec.video.width), h = Double(spec.video.height)
+        var checked = 0
+        for frame in stride(from: 0, to: spec.frameCount, by: 3) {
+            let (_, truths) = renderer.render(frame: frame, vehicles: trajectories, phase: .green)
+            let cut = truths.filter { $0.visibleFraction > 0.99 && $0.pixels > 200 && ($0.box.x < 0.5 || $0.box.maxX > w - 0.5 || $0.box.maxY > h - 0.5) }
+            guard !cut.isEmpty else { continue }
+            var lo: [Int: (Int, Int)] = [:], hi: [Int: (Int, Int)] = [:]
+            for y in 0..<spec.video.height {
+                for x in 0..<spec.video.width {
+                    guard let id = renderer.vehicle(atX: x, y: y) else { continue }
+                    lo[id] = (min(lo[id]?.0 ?? x, x), min(lo[id]?.1 ?? y, y))
+                    hi[id] = (max(hi[id]?.0 ?? x, x), max(hi[id]?.1 ?? y, y))
+                }
+            }
+            for t in cut {
+                let a = try #require(lo[t.vehicle]), b = try #require(hi[t.vehicle])
+                let painted = Box(x: Double(a.0), y: Double(a.1), width: Double(b.0 - a.0 + 1), height: Double(b.1 - a.1 + 1))
+                // Edges agree to the pixel grid (a face's edge covers a pixel when it covers the pixel's centre).
+                for (truth, seen) in [(t.box.x, painted.x), (t.box.y, painted.y), (t.box.maxX, painted.maxX), (t.box.maxY, painted.maxY)] {
+                    #expect(abs(truth - seen) <= 1.5, "frame \(frame): vehicle \(t.vehicle) box \(t.box), painted \(painted)")
+                }
+                checked += 1
+            }
+        }
+        #expect(checked > 10)
+    }
+
     @Test("the truth's world points project through its camera matrix onto its image points")
     func projectionIsConsistent() throws {
         try withTemporaryDirectory { dir in
