@@ -45,6 +45,11 @@ public struct MotionDetectorOptions: Sendable, Equatable {
     /// spacing, height 1.1 × the width, lights 70 % of the way down: the proportions of cars seen from behind or
     /// in front in the samples).
     public var pairLights = true
+    /// With the camera's calibration, two lights pair only when they are a vehicle's lamp spacing apart on the road
+    /// (metres, measured where the pair's vehicle box meets it): headlights of two vehicles side by side paired into
+    /// one box 171 px wide over the night sample's junction, four lamp-widths of empty sky included.
+    public var calibration: Calibration? = nil
+    public var lampSpacingM = 0.9...2.6
     public var darkScene = 70.0
     /// Image regions where motion is never a vehicle (the signal head, a clock overlay), full-resolution pixels.
     public var ignore: [Box] = []
@@ -184,21 +189,25 @@ public final class MotionDetector {
         for i in blobs.indices where !used.contains(i) {
             let a = blobs[i]
             let ax = Double(a.minX + a.maxX) / 2, ay = Double(a.minY + a.maxY) / 2, asize = Double(max(a.width, a.height))
-            var best: (index: Int, distance: Double)?
+            var best: (index: Int, distance: Double, box: Box)?
             for j in blobs.indices where j != i && !used.contains(j) {
                 let b = blobs[j]
                 let bx = Double(b.minX + b.maxX) / 2, by = Double(b.minY + b.maxY) / 2, bsize = Double(max(b.width, b.height))
                 let size = max(asize, bsize), dx = abs(bx - ax)
-                guard abs(by - ay) <= max(1.5, 0.5 * size), dx >= 2 * size, dx <= 14 * size, max(asize, bsize) <= 2.5 * min(asize, bsize) else { continue }
-                if best == nil || dx < best!.distance { best = (j, dx) }
+                guard abs(by - ay) <= max(1.5, 0.5 * size), dx >= 2 * size, dx <= 14 * size, max(asize, bsize) <= 2.5 * min(asize, bsize),
+                      best == nil || dx < best!.distance else { continue }
+                let cx = (ax + bx) / 2, cy = (ay + by) / 2
+                let w = 1.5 * (dx + Double(max(a.width, b.width))), h = 1.1 * w
+                let box = Box(x: (cx - w / 2) * f, y: (cy - 0.7 * h) * f, width: w * f, height: h * f)
+                if let calibration = options.calibration {
+                    guard let left = calibration.world(Point2(min(ax, bx) * f, box.maxY)), let right = calibration.world(Point2(max(ax, bx) * f, box.maxY)),
+                          options.lampSpacingM.contains(left.distance(to: right)) else { continue }
+                }
+                best = (j, dx, box)
             }
             guard let partner = best else { continue }
             used.insert(i); used.insert(partner.index)
-            let b = blobs[partner.index]
-            let cx = (ax + Double(b.minX + b.maxX) / 2) / 2, cy = (ay + Double(b.minY + b.maxY) / 2) / 2
-            let spacing = partner.distance + Double(max(a.width, b.width))
-            let w = 1.5 * spacing, h = 1.1 * w
-            pairs.append(Detection(box: Box(x: (cx - w / 2) * f, y: (cy - 0.7 * h) * f, width: w * f, height: h * f), confidence: 0.5))
+            pairs.append(Detection(box: partner.box, confidence: 0.5))
         }
         return pairs
     }

@@ -120,6 +120,7 @@ public struct PipelineConfig: Sendable {
         o.analysisWidth = detection.analysisWidth
         o.sigmas = detection.sensitivity
         o.shadowBackground = detection.shadowBackground
+        o.calibration = calibration
         var ignore = detection.ignore
         if case .lamps(let lamps)? = signal { ignore += lamps.map(\.surroundings) }
         o.ignore = ignore

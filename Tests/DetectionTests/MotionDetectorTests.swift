@@ -188,3 +188,36 @@ struct SplitMix {
     }
     mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
+
+struct LightPairTests {
+    /// A dark road at night with lamps (3 × 3, saturated) at these image columns on row 150; the detections of the
+    /// third frame after the background is primed.
+    func pairs(lamps: [Int], calibration: Calibration?) -> [Detection] {
+        let w = 480, h = 270
+        let road = GrayImage(width: w, height: h, value: 25)
+        var night = road
+        for x in lamps { for y in 149...151 { for dx in -1...1 { night.pixels[y * w + x + dx] = 250 } } }
+        var options = MotionDetectorOptions()
+        options.calibration = calibration
+        let detector = MotionDetector(options: options)
+        detector.prime(with: Array(repeating: road, count: 12))
+        var found: [Detection] = []
+        for k in 0..<3 { found = detector.detect(night, pts: Double(k) * 0.04) }
+        return found.filter { $0.confidence == 0.5 }  // the pairs' boxes
+    }
+
+    @Test("two lights pair into a vehicle only a lamp spacing apart on the road, given the calibration")
+    func lampSpacing() throws {
+        // A ground plane seen at 10 px per metre across (u = 100 + 10 x, v = 600 − 10 y).
+        let calibration = try Calibration(points: [(0.0, 0.0), (30, 0), (0, 50), (30, 50)].map { x, y in
+            CalibrationPoint(image: Point2(100 + 10 * x, 600 - 10 * y), world: Point2(x, y))
+        })
+        // 15 px: 1.5 m, a car's lamps. 40 px: 4 m, lamps of two vehicles side by side.
+        #expect(pairs(lamps: [200, 215], calibration: calibration).count == 1)
+        #expect(pairs(lamps: [200, 240], calibration: nil).count == 1)
+        #expect(pairs(lamps: [200, 240], calibration: calibration).isEmpty)
+        // The lamp 4 m away is passed over; the next two, 1.6 m apart, are a vehicle.
+        let found = pairs(lamps: [200, 240, 256], calibration: calibration)
+        #expect(found.count == 1 && found.first.map { $0.box.x > 220 } == true, "\(found)")
+    }
+}
