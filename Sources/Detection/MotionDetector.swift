@@ -50,6 +50,13 @@ public struct MotionDetectorOptions: Sendable, Equatable {
     /// one box 171 px wide over the night sample's junction, four lamp-widths of empty sky included.
     public var calibration: Calibration? = nil
     public var lampSpacingM = 0.9...2.6
+    /// With the calibration, a blob wider on the road than this (metres, along its bottom edge) is vehicles side by
+    /// side that touch, a van's shadow reaching the car in the next lane: it is cut at its emptiest column where that
+    /// leaves at least `minimumSideM` either side and holds at most a third of the lower side's highest column of
+    /// core (counted in the opened core). By day only: after dark a blob's core is lamps and their reflections,
+    /// whose columns do not show where one vehicle ends (measured: night tracking IDF1 0.367 → 0.362 with it).
+    public var maximumVehicleWidthM = 3.2
+    public var minimumSideM = 1.2
     public var darkScene = 70.0
     /// Image regions where motion is never a vehicle (the signal head, a clock overlay), full-resolution pixels.
     public var ignore: [Box] = []
@@ -147,7 +154,8 @@ public final class MotionDetector {
         morphology()
         // Shadow and glow pixels join a vehicle's parts into one blob but do not size its box: its core does,
         // the opened core where it is substantial (no edge streaks), else the raw core (small, far vehicles).
-        var found = labeler.label(mask, core: core, width: width, height: height)
+        let components: [Component] = labeler.label(mask, core: core, width: width, height: height).flatMap { splitSideBySide($0) }
+        var found = components
             .filter { $0.corePixels >= min(options.weakArea, options.minimumArea) && $0.coreMaxX - $0.coreMinX >= 2 && $0.coreMaxY - $0.coreMinY >= 2 }
             .map { c in
                 let f = Double(factor)
@@ -178,6 +186,55 @@ public final class MotionDetector {
             }
         }
         return found
+    }
+
+    /// A component cut into vehicles side by side (see `maximumVehicleWidthM`), at most three cuts deep. Boxes and
+    /// counts of the parts come from the opened core (bit 2) in their columns.
+    private func splitSideBySide(_ c: Component, depth: Int = 0) -> [Component] {
+        guard let calibration = options.calibration, !dark, depth < 3, c.strongPixels >= 2 * options.minimumArea else { return [c] }
+        let f = Double(factor), bottom = Double(c.strongMaxY + 1) * f
+        func metres(_ x0: Int, _ x1: Int) -> Double? {
+            guard let a = calibration.world(Point2(Double(x0) * f, bottom)), let b = calibration.world(Point2(Double(x1 + 1) * f, bottom)) else { return nil }
+            return a.distance(to: b)
+        }
+        guard let wide = metres(c.strongMinX, c.strongMaxX), wide > options.maximumVehicleWidthM else { return [c] }
+        var counts = [Int](repeating: 0, count: c.strongMaxX - c.strongMinX + 1)
+        for y in c.strongMinY...c.strongMaxY {
+            for x in c.strongMinX...c.strongMaxX where core[y * width + x] & 2 != 0 { counts[x - c.strongMinX] += 1 }
+        }
+        var cut: (x: Int, count: Int)?
+        for x in c.strongMinX...c.strongMaxX where cut == nil || counts[x - c.strongMinX] < cut!.count {
+            guard let left = metres(c.strongMinX, x - 1), let right = metres(x + 1, c.strongMaxX),
+                  left >= options.minimumSideM, right >= options.minimumSideM else { continue }
+            cut = (x, counts[x - c.strongMinX])
+        }
+        guard let cut else { return [c] }
+        let i = cut.x - c.strongMinX
+        guard let leftPeak = counts[..<i].max(), let rightPeak = counts[(i + 1)...].max(), cut.count * 3 <= min(leftPeak, rightPeak) else { return [c] }
+        // The valley's floor (a shadow strip between the two) belongs to neither side.
+        let leftEnd = counts[..<i].lastIndex { $0 > cut.count }! + c.strongMinX
+        let rightStart = counts[(i + 1)...].firstIndex { $0 > cut.count }! + c.strongMinX
+        return [part(of: c, columns: c.strongMinX...leftEnd), part(of: c, columns: rightStart...c.strongMaxX)]
+            .compactMap { $0 }.flatMap { splitSideBySide($0, depth: depth + 1) }
+    }
+
+    /// The part of a component in these columns: its opened core's box and counts (nil if it has none).
+    private func part(of c: Component, columns: ClosedRange<Int>) -> Component? {
+        var p = Component(minX: Int.max, minY: Int.max, maxX: Int.min, maxY: Int.min, pixels: 0)
+        for y in c.minY...c.maxY {
+            for x in columns {
+                let level = core[y * width + x]
+                if level & 1 != 0 { p.corePixels += 1 }
+                guard level & 2 != 0 else { continue }
+                p.minX = min(p.minX, x); p.maxX = max(p.maxX, x); p.minY = min(p.minY, y); p.maxY = max(p.maxY, y)
+                p.strongPixels += 1
+            }
+        }
+        guard p.strongPixels > 0 else { return nil }
+        p.pixels = p.strongPixels
+        (p.coreMinX, p.coreMinY, p.coreMaxX, p.coreMaxY) = (p.minX, p.minY, p.maxX, p.maxY)
+        (p.strongMinX, p.strongMinY, p.strongMaxX, p.strongMaxY) = (p.minX, p.minY, p.maxX, p.maxY)
+        return p
     }
 
     /// Vehicles seen only by their lights: pairs of small light blobs, level and alike (see `pairLights`).

@@ -46,6 +46,8 @@ public struct PipelineConfig: Sendable {
         public var analysisWidth = 480
         public var sensitivity = 3.5
         public var minimumVehicleWidthM = 0.5
+        /// Blobs wider on the ground are vehicles side by side, cut apart (MotionDetectorOptions.maximumVehicleWidthM).
+        public var maximumVehicleWidthM = MotionDetectorOptions().maximumVehicleWidthM
         /// Shadows are left out of boxes over backgrounds at least this bright (MotionDetectorOptions.shadowBackground).
         public var shadowBackground = MotionDetectorOptions().shadowBackground
         public var ignore: [Box] = []
@@ -121,6 +123,7 @@ public struct PipelineConfig: Sendable {
         o.sigmas = detection.sensitivity
         o.shadowBackground = detection.shadowBackground
         o.calibration = calibration
+        o.maximumVehicleWidthM = detection.maximumVehicleWidthM
         var ignore = detection.ignore
         if case .lamps(let lamps)? = signal { ignore += lamps.map(\.surroundings) }
         o.ignore = ignore
@@ -289,11 +292,12 @@ extension PipelineConfig {
         }
 
         var detection = DetectionSettings()
-        if let m = r.map(top["detection"], "detection", keys: ["source", "analysis_width", "sensitivity", "min_vehicle_width_m", "shadow_background", "ignore", "external_file", "min_confidence", "fast_decode"]) {
+        if let m = r.map(top["detection"], "detection", keys: ["source", "analysis_width", "sensitivity", "min_vehicle_width_m", "max_vehicle_width_m", "shadow_background", "ignore", "external_file", "min_confidence", "fast_decode"]) {
             if let v = r.bool(m["fast_decode"], m.child("fast_decode")) { detection.fastDecode = v }
             if let v = r.integer(m["analysis_width"], m.child("analysis_width"), 64...3840, unit: "px") { detection.analysisWidth = v }
             if let v = r.number(m["sensitivity"], m.child("sensitivity"), 1...10, unit: "standard deviations") { detection.sensitivity = v }
             if let v = r.number(m["min_vehicle_width_m"], m.child("min_vehicle_width_m"), 0...5, unit: "m") { detection.minimumVehicleWidthM = v }
+            if let v = r.number(m["max_vehicle_width_m"], m.child("max_vehicle_width_m"), 2.5...20, unit: "m") { detection.maximumVehicleWidthM = v }
             if let v = r.number(m["shadow_background"], m.child("shadow_background"), 0...256, unit: "levels") { detection.shadowBackground = v }
             if let v = r.number(m["min_confidence"], m.child("min_confidence"), 0...1, unit: "") { detection.minimumConfidence = v }
             if let items = r.list(m["ignore"], m.child("ignore")) {
