@@ -114,6 +114,7 @@ public struct PipelineConfig: Sendable {
         o.confirmHits = tracking.confirmHits
         o.maxCoastSeconds = tracking.maxCoastSeconds
         o.minimumIoU = tracking.minimumIoU
+        o.maximumVehicleWidthM = detection.maximumVehicleWidthM
         return o
     }
 

@@ -85,7 +85,7 @@ public struct StageRunner: Sendable {
             external = nil
         }
         let detector = LookaheadDetector(options: config.detectorOptions)
-        let tracker = Tracker(options: config.trackerOptions, calibration: config.tracking.groundPlane ? config.calibration : nil)
+        let tracker = Tracker(options: config.trackerOptions, calibration: config.tracking.groundPlane ? config.calibration : nil, road: config.calibration)
         var lampReader: SignalReader?
         if case .lamps(let lamps)? = config.signal { lampReader = SignalReader(lamps: lamps) }
 

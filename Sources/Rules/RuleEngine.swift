@@ -124,15 +124,6 @@ public struct RuleEngine: Sendable {
     }
 }
 
-/// Least-squares slope of values against times over a range (and the RMS of the residuals), at least 3 points.
-@inline(__always)
-func lineFit(_ range: Range<Int>, time: (Int) -> Double, value: (Int) -> Double) -> (slope: Double, rms: Double)? {
-    guard range.count >= 3, let fit = lineFitWithMean(range, time: time, value: value) else { return nil }
-    var ss = 0.0
-    for i in range { let r = value(i) - fit.meanValue - fit.slope * (time(i) - fit.meanTime); ss += r * r }
-    return (fit.slope, (ss / Double(range.count - 2)).squareRoot())
-}
-
 /// Whether the box keeps its shape from frame to frame over `range`, as a rigid vehicle's does: neither width nor
 /// height changes by more than 20 % (per 0.1 s, across gaps) plus twice the edge quantisation between consecutive
 /// observations. A box that jumps (two vehicles merging or parting, a shadow joining, part of the vehicle lost)

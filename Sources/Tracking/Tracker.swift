@@ -21,6 +21,8 @@ public struct TrackerOptions: Sendable, Equatable {
     public var groundAccelerationNoise = 4.0
     /// ... and the speed a new track may have before its second sighting fixes it (m/s, one standard deviation).
     public var groundInitialSpeed = 30.0
+    /// With the road's calibration, pieces are not gathered into a box wider on the road than this (metres).
+    public var maximumVehicleWidthM = 3.2
     public init() {}
 }
 
@@ -86,6 +88,8 @@ public final class Tracker {
         var onGround: Bool
     }
     private let calibration: Calibration?
+    /// The road, for the width of gathered pieces (see `gathered`), whether or not tracks move on it.
+    private let road: Calibration?
     private var live: [Live] = []
     private var finished: [Track] = []
     private var nextID = 1
@@ -95,9 +99,10 @@ public final class Tracker {
     public private(set) var tracksStarted = 0
 
     /// With `calibration`, tracks move on the ground plane (see above).
-    public init(options: TrackerOptions = TrackerOptions(), calibration: Calibration? = nil) {
+    public init(options: TrackerOptions = TrackerOptions(), calibration: Calibration? = nil, road: Calibration? = nil) {
         self.options = options
         self.calibration = calibration
+        self.road = road ?? calibration
     }
 
     /// Where a track expects its vehicle's box now.
@@ -148,8 +153,8 @@ public final class Tracker {
             end(track)
             return true
         }
-        let detections = frame.detections
         let predicted = live.map(box)
+        let detections = gathered(frame.detections, predicted: predicted)
         var matchedTrack = Set<Int>(), matchedDetection = Set<Int>()
         // Two passes (ByteTrack): confident detections against every track, then the weak ones against the confirmed
         // tracks still unmatched (tentative tracks take confident ones only). Weak detections never start a track.
@@ -203,6 +208,44 @@ public final class Tracker {
             nextID += 1
         }
         return live.filter { $0.confirmed }.map { ($0.id, $0.points.last!.box) }
+    }
+
+    /// A vehicle seen in pieces (a truck's panel that matches the road between its roof and its wheels, a dark car's
+    /// lower body that comes and goes): the detections lying mostly inside a confirmed track's predicted box that
+    /// together fit it better than any one of them (their union's IoU with it at least 0.5, and 0.1 more than the
+    /// best piece's) become one detection, their union. A piece that another confirmed track fits better stays
+    /// apart, unless that track's own box lies mostly inside this one (a track that follows one piece of the
+    /// vehicle); a union wider on the road than a vehicle (`maximumVehicleWidthM`) is not made (a track that took two
+    /// vehicles would otherwise keep gathering both). Tracks seen longest choose first.
+    private func gathered(_ detections: [Detection], predicted: [Box]) -> [Detection] {
+        guard detections.count >= 2 else { return detections }
+        let order = live.indices.filter { live[$0].confirmed }.sorted { (live[$0].hits, -live[$0].id) > (live[$1].hits, -live[$1].id) }
+        var used = Set<Int>()
+        var unions: [Detection] = []
+        for k in order {
+            let p = predicted[k]
+            let pieces = detections.indices.filter { j in
+                let d = detections[j].box
+                guard !used.contains(j), let overlap = d.intersection(p), overlap.area > 0.5 * d.area else { return false }
+                return !order.contains { other in
+                    other != k && predicted[other].iou(d) > p.iou(d)
+                        && (predicted[other].intersection(p)?.area ?? 0) < 0.5 * predicted[other].area
+                }
+            }
+            guard pieces.count >= 2 else { continue }
+            let union = pieces.dropFirst().reduce(detections[pieces[0]].box) { $0.union(detections[$1].box) }
+            let best = pieces.map { p.iou(detections[$0].box) }.max()!
+            guard p.iou(union) >= 0.5, p.iou(union) > best + 0.1, !wider(union) else { continue }
+            used.formUnion(pieces)
+            unions.append(Detection(box: union, confidence: pieces.map { detections[$0].confidence }.max()!))
+        }
+        return unions.isEmpty ? detections : detections.indices.filter { !used.contains($0) }.map { detections[$0] } + unions
+    }
+
+    /// Wider on the road (along its bottom edge) than any vehicle.
+    private func wider(_ b: Box) -> Bool {
+        guard let road, let a = road.world(Point2(b.x, b.maxY)), let c = road.world(Point2(b.maxX, b.maxY)) else { return false }
+        return a.distance(to: c) > options.maximumVehicleWidthM
     }
 
     private func correct(_ track: inout Live, with detection: Detection, time: FrameTime) {

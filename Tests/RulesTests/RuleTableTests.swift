@@ -169,6 +169,32 @@ struct RedLightTableTests {
         #expect(wholeEvents.count == 1 && wholeStats.boxNotWhole == 0)
     }
 
+    @Test("the speed at the line comes from the whole-vehicle boxes and carries its uncertainty; a lost lower body does not speed it up")
+    func speedFromWholeBoxes() throws {
+        let site = Site.junction
+        let whole = site.track(id: 5, x: 8.75, from: 7, to: 14, front: cruise(50, at: 11, y: 38))
+        // At dusk a dark car's lower body comes and goes: around the line, two frames in three show only its roof,
+        // whose bottom edge lies metres ahead of the rear. More and more of them as it drives away.
+        let flicker = Track(id: 6, points: whole.points.enumerated().map { k, p in
+            var q = p
+            if p.time.pts > 10.8 && k % 3 != 0 { q.box = Box(x: p.box.x, y: p.box.y, width: p.box.width, height: p.box.width * 0.3) }
+            return q
+        })
+        let engine = RuleEngine(rules: junctionRules())
+        for track in [whole, flicker] {
+            let (events, stats) = engine.evaluate(tracks: [track], timeline: junctionTimeline)
+            let e = try #require(events.first, "\(stats)")
+            let u = try #require(e.speedUncertaintyKmh)
+            #expect(abs(e.speedKmh! - 50) <= u && u < 5, "track \(track.id): \(e.speedKmh!) ± \(u)")
+        }
+        // A crawl measured above the minimum, but not surely, is no record.
+        let crawl = site.track(id: 8, x: 8.75, from: 9, to: 16, front: cruise(11.5, at: 12, y: 38))
+        let measured = try #require(RuleEngine(rules: junctionRules(minimumSpeed: 10)).evaluate(tracks: [crawl], timeline: junctionTimeline).events.first)
+        #expect(measured.speedKmh! > 11 && measured.speedKmh! - measured.speedUncertaintyKmh! < 11, "\(measured.speedKmh!) ± \(measured.speedUncertaintyKmh!)")
+        let (slow, stats) = RuleEngine(rules: junctionRules(minimumSpeed: 11)).evaluate(tracks: [crawl], timeline: junctionTimeline)
+        #expect(slow.isEmpty && stats.crossedTooSlow == 1, "\(stats)")
+    }
+
     @Test("a track whose crossing window holds a wait (a car stopped before the line, then one beyond it) is refused")
     func jumpOverTheLine() throws {
         let site = Site.junction

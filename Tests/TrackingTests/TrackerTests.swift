@@ -51,6 +51,51 @@ struct TrackerTests {
         #expect(long.count == 2)
     }
 
+    @Test("a vehicle that comes apart into pieces stays one track with its whole box; two vehicles are not gathered")
+    func pieces() {
+        // A 60 × 60 car moving right; from frame 20 to 40 only its roof (top 20 rows) and its wheels (bottom 15 rows)
+        // are found, as two boxes.
+        func car(_ f: Int) -> Box { Box(x: 10 + Double(f) * 4, y: 100, width: 60, height: 60) }
+        let tracks = track(frames: 60) { f in
+            let c = car(f)
+            guard (20..<40).contains(f) else { return [c] }
+            return [Box(x: c.x, y: c.y, width: c.width, height: 20), Box(x: c.x + 2, y: c.maxY - 15, width: c.width - 4, height: 15)]
+        }
+        #expect(tracks.count == 1, "\(tracks.map(\.id))")
+        #expect(tracks.first?.observed.allSatisfy { $0.box == car($0.time.index) } == true)
+        // The same pieces without the track of the whole car before them are two things, and stay two.
+        let apart = track(frames: 30) { f in
+            let c = car(f)
+            return [Box(x: c.x, y: c.y, width: c.width, height: 20), Box(x: c.x + 2, y: c.maxY - 15, width: c.width - 4, height: 15)]
+        }
+        #expect(apart.count == 2)
+    }
+
+    @Test("with the road's calibration, pieces are not gathered into a box wider than a vehicle")
+    func notWiderThanAVehicle() throws {
+        // 10 px per metre across: a track whose box grew over two cars side by side (a 7 m blob), then the two apart.
+        let road = try Calibration(points: [(0.0, 0.0), (60, 0), (0, 50), (60, 50)].map { x, y in
+            CalibrationPoint(image: Point2(10 * x, 600 - 10 * y), world: Point2(x, y))
+        })
+        let tracker = Tracker(road: road)
+        for f in 0..<40 {
+            let left = Box(x: 100 + Double(f) * 2, y: 200, width: 20, height: 20), right = Box(x: 150 + Double(f) * 2, y: 200, width: 20, height: 20)
+            let boxes = f < 20 ? [left.union(right)] : [left, right]
+            tracker.update(FrameDetections(time: FrameTime(index: f, pts: Double(f) / 25), detections: boxes.map { Detection(box: $0, confidence: 1) }))
+        }
+        let tracks = tracker.finish()
+        // The wide track does not take both cars back as one box once they part.
+        #expect(tracks.allSatisfy { $0.observed.allSatisfy { $0.time.index < 20 || $0.box.width <= 20 } }, "\(tracks.map { $0.observed.last!.box })")
+        // Without the calibration it would.
+        let blind = Tracker()
+        for f in 0..<40 {
+            let left = Box(x: 100 + Double(f) * 2, y: 200, width: 20, height: 20), right = Box(x: 150 + Double(f) * 2, y: 200, width: 20, height: 20)
+            let boxes = f < 20 ? [left.union(right)] : [left, right]
+            blind.update(FrameDetections(time: FrameTime(index: f, pts: Double(f) / 25), detections: boxes.map { Detection(box: $0, confidence: 1) }))
+        }
+        #expect(blind.finish().contains { $0.observed.contains { $0.time.index >= 20 && $0.box.width > 20 } })
+    }
+
     @Test("a detection seen once or twice never becomes a track")
     func flicker() {
         let tracks = track(frames: 50) { f in
