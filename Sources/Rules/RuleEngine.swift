@@ -117,7 +117,12 @@ public struct RuleEngine: Sendable {
         return kept.sorted { ($0.pts, $0.rule, $0.track) < ($1.pts, $1.rule, $1.track) }
     }
 
+    /// Two events could be one vehicle's: their speeds agree within 3 σ + 5 km/h and, for red light, their crossing
+    /// windows overlap (one front crossing; a platoon running the same red crosses one after another, and their
+    /// speeds at the line may agree).
     private func sameVehicle(_ a: RuleEvent, _ b: RuleEvent) -> Bool {
+        if let wa = a.signal?.crossingWindowS, let wb = b.signal?.crossingWindowS, wa.count == 2, wb.count == 2,
+           wa[0] > wb[1] || wb[0] > wa[1] { return false }
         guard let va = a.speedKmh, let vb = b.speedKmh else { return true }
         let ua = a.speedUncertaintyKmh ?? 0, ub = b.speedUncertaintyKmh ?? 0
         return abs(va - vb) <= 3 * (ua * ua + ub * ub).squareRoot() + 5

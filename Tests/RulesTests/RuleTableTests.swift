@@ -195,6 +195,20 @@ struct RedLightTableTests {
         #expect(slow.isEmpty && stats.crossedTooSlow == 1, "\(stats)")
     }
 
+    @Test("two cars running the same red 1.5 s apart in one lane at one speed are two records; one car tracked twice is one")
+    func platoon() throws {
+        let site = Site.junction
+        let first = site.track(id: 1, x: 8.75, from: 8, to: 14, front: cruise(50, at: 11, y: 38))
+        let second = site.track(id: 2, x: 8.75, from: 8, to: 15, front: cruise(50, at: 12.5, y: 38))
+        let engine = RuleEngine(rules: junctionRules())
+        let (both, stats) = engine.evaluate(tracks: [first, second], timeline: junctionTimeline)
+        #expect(both.count == 2 && stats.duplicatesMerged == 0, "\(stats)")
+        // The first car again, as a second track (a detector that found it twice): one record.
+        let again = Track(id: 3, points: first.points.map { p in var q = p; q.box.x += 2; return q })
+        let (once, onceStats) = engine.evaluate(tracks: [first, again], timeline: junctionTimeline)
+        #expect(once.count == 1 && onceStats.duplicatesMerged == 1, "\(onceStats)")
+    }
+
     @Test("a track whose crossing window holds a wait (a car stopped before the line, then one beyond it) is refused")
     func jumpOverTheLine() throws {
         let site = Site.junction
