@@ -193,10 +193,7 @@ public final class MotionDetector {
     private func splitSideBySide(_ c: Component, depth: Int = 0) -> [Component] {
         guard let calibration = options.calibration, !dark, depth < 3, c.strongPixels >= 2 * options.minimumArea else { return [c] }
         let f = Double(factor), bottom = Double(c.strongMaxY + 1) * f
-        func metres(_ x0: Int, _ x1: Int) -> Double? {
-            guard let a = calibration.world(Point2(Double(x0) * f, bottom)), let b = calibration.world(Point2(Double(x1 + 1) * f, bottom)) else { return nil }
-            return a.distance(to: b)
-        }
+        func metres(_ x0: Int, _ x1: Int) -> Double? { calibration.groundDistance(Point2(Double(x0) * f, bottom), Point2(Double(x1 + 1) * f, bottom)) }
         guard let wide = metres(c.strongMinX, c.strongMaxX), wide > options.maximumVehicleWidthM else { return [c] }
         var counts = [Int](repeating: 0, count: c.strongMaxX - c.strongMinX + 1)
         for y in c.strongMinY...c.strongMaxY {
@@ -257,8 +254,8 @@ public final class MotionDetector {
                 let w = 1.5 * (dx + Double(max(a.width, b.width))), h = 1.1 * w
                 let box = Box(x: (cx - w / 2) * f, y: (cy - 0.7 * h) * f, width: w * f, height: h * f)
                 if let calibration = options.calibration {
-                    guard let left = calibration.world(Point2(min(ax, bx) * f, box.maxY)), let right = calibration.world(Point2(max(ax, bx) * f, box.maxY)),
-                          options.lampSpacingM.contains(left.distance(to: right)) else { continue }
+                    guard let spacing = calibration.groundDistance(Point2(ax * f, box.maxY), Point2(bx * f, box.maxY)),
+                          options.lampSpacingM.contains(spacing) else { continue }
                 }
                 best = (j, dx, box)
             }

@@ -120,8 +120,8 @@ public struct StageRunner: Sendable {
             if minimumWidth > 0 {
                 found.detections.removeAll { d in
                     // The box's bottom edge on the ground: narrower than any vehicle is noise (a pedestrian, a bag).
-                    guard let a = calibration.world(Point2(d.box.x, d.box.maxY)), let b = calibration.world(Point2(d.box.maxX, d.box.maxY)) else { return false }
-                    return a.distance(to: b) < minimumWidth
+                    guard let width = calibration.groundDistance(Point2(d.box.x, d.box.maxY), Point2(d.box.maxX, d.box.maxY)) else { return false }
+                    return width < minimumWidth
                 }
             }
             boxesKept += found.detections.count

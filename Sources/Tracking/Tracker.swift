@@ -244,8 +244,8 @@ public final class Tracker {
 
     /// Wider on the road (along its bottom edge) than any vehicle.
     private func wider(_ b: Box) -> Bool {
-        guard let road, let a = road.world(Point2(b.x, b.maxY)), let c = road.world(Point2(b.maxX, b.maxY)) else { return false }
-        return a.distance(to: c) > options.maximumVehicleWidthM
+        guard let width = road?.groundDistance(Point2(b.x, b.maxY), Point2(b.maxX, b.maxY)) else { return false }
+        return width > options.maximumVehicleWidthM
     }
 
     private func correct(_ track: inout Live, with detection: Detection, time: FrameTime) {

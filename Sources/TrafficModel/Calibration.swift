@@ -75,6 +75,11 @@ public struct Calibration: Sendable, Equatable {
     public func world(_ image: Point2) -> Point2? { imageToWorld.apply(image) }
     /// Where a ground point appears in the image.
     public func image(_ world: Point2) -> Point2? { worldToImage.apply(world) }
+    /// Metres on the ground between the points seen at two image points (a box's bottom edge: how wide it stands).
+    public func groundDistance(_ a: Point2, _ b: Point2) -> Double? {
+        guard let p = world(a), let q = world(b) else { return nil }
+        return p.distance(to: q)
+    }
 
     /// The ground point seen at an image point that shows the road in front of the camera: nil at or above the
     /// horizon, and nil beyond five times the depth of the farthest calibration point, where a pixel spans so much
