@@ -120,7 +120,7 @@ public struct StageRunner: Sendable {
             if minimumWidth > 0 {
                 found.detections.removeAll { d in
                     // The box's bottom edge on the ground: narrower than any vehicle is noise (a pedestrian, a bag).
-                    guard let width = calibration.groundDistance(Point2(d.box.x, d.box.maxY), Point2(d.box.maxX, d.box.maxY)) else { return false }
+                    guard let width = calibration.groundWidth(d.box) else { return false }
                     return width < minimumWidth
                 }
             }

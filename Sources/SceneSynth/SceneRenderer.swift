@@ -249,8 +249,6 @@ public final class SceneRenderer {
     /// Nearest distance in front of the camera at which anything is drawn.
     private static let nearPlane = 0.3
 
-    /// The polygon's image, clipped against the near plane first (Sutherland–Hodgman), so that a face reaching
-    /// behind the camera is drawn in part instead of not at all; nil when nothing of it is in front.
     /// A convex polygon cut to the picture's rectangle (Sutherland–Hodgman, one edge of the rectangle at a time).
     static func clip(_ polygon: [Point2], width: Double, height: Double) -> [Point2] {
         var points = polygon
@@ -272,6 +270,8 @@ public final class SceneRenderer {
         return points
     }
 
+    /// The polygon's image, clipped against the near plane first (Sutherland–Hodgman), so that a face reaching
+    /// behind the camera is drawn in part instead of not at all; nil when nothing of it is in front.
     private func project(_ corners: [Point3], _ cam: PinholeCamera) -> [Point2]? {
         let inCamera = corners.map { cam.cameraCoordinates($0) }
         var clipped: [Point3] = []

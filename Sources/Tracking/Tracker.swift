@@ -244,7 +244,7 @@ public final class Tracker {
 
     /// Wider on the road (along its bottom edge) than any vehicle.
     private func wider(_ b: Box) -> Bool {
-        guard let width = road?.groundDistance(Point2(b.x, b.maxY), Point2(b.maxX, b.maxY)) else { return false }
+        guard let width = road?.groundWidth(b) else { return false }
         return width > options.maximumVehicleWidthM
     }
 

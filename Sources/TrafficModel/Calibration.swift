@@ -80,6 +80,8 @@ public struct Calibration: Sendable, Equatable {
         guard let p = world(a), let q = world(b) else { return nil }
         return p.distance(to: q)
     }
+    /// How wide a box stands on the road: metres along its bottom edge.
+    public func groundWidth(_ b: Box) -> Double? { groundDistance(Point2(b.x, b.maxY), Point2(b.maxX, b.maxY)) }
 
     /// The ground point seen at an image point that shows the road in front of the camera: nil at or above the
     /// horizon, and nil beyond five times the depth of the farthest calibration point, where a pixel spans so much
