@@ -40,6 +40,10 @@ public struct MotionDetectorOptions: Sendable, Equatable {
     /// By day a white car is legitimately brighter than the road.
     public var suppressGlow = true
     public var lightSourceRatio = 2.5
+    /// After dark, small blobs brighter than the background by this ratio are lamps, for the tracker to follow a
+    /// vehicle whose body fades into the road (`FrameDetections.lamps`): a motorcycle's tail-lamp over a road lit by
+    /// other vehicles' beams reads 2.3 times the road (119 over 50, night junction), under `lightSourceRatio`.
+    public var lampRatio = 2.0
     /// After dark, a vehicle whose body is as dark as the road is seen by its pair of lights: two light blobs level
     /// with each other, alike in size, 2–14 blob sizes apart, make a vehicle box around them (width 1.5 × their
     /// spacing, height 1.1 × the width, lights 70 % of the way down: the proportions of cars seen from behind or
@@ -93,6 +97,10 @@ public final class MotionDetector {
     private var opened: [UInt8] = []
     /// Light-source pixels after dark (head- and tail-lights).
     private var lights: [UInt8] = []
+    /// Lamp pixels after dark (see `lampRatio`).
+    private var lampPixels: [UInt8] = []
+    /// The last frame's lamps: small blobs of lamp pixels, full-resolution boxes; none by day.
+    private var lamps: [Box] = []
     private var dark = false
     private var ignoreMask: [UInt8] = []
     private let labeler = ComponentLabeler()
@@ -113,8 +121,13 @@ public final class MotionDetector {
     /// Detections in one decoded frame, in full-resolution image coordinates.
     public func detect(_ frame: VideoFrame) -> FrameDetections {
         let image = analysisImage(frame)
-        let time = FrameTime(index: frame.index, pts: frame.pts)
-        return FrameDetections(time: time, detections: detect(image, pts: frame.pts))
+        return detect(image, time: FrameTime(index: frame.index, pts: frame.pts))
+    }
+
+    /// Detections and lamps in an analysis image (already shrunk by `factor`), in full-resolution coordinates.
+    public func detect(_ image: GrayImage, time: FrameTime) -> FrameDetections {
+        let found = detect(image, pts: time.pts)
+        return FrameDetections(time: time, detections: found, lamps: lamps)
     }
 
     /// The frame's luma shrunk to the analysis scale (the whole factor is fixed by the first frame).
@@ -152,6 +165,10 @@ public final class MotionDetector {
         if !warmup.isEmpty { startBackground() }
         classify(image, dt: dt)
         morphology()
+        let f = Double(factor)
+        lamps = !dark ? [] : labeler.label(lampPixels, width: width, height: height)
+            .filter { $0.pixels >= 2 && $0.width <= 12 && $0.height <= 12 }
+            .map { Box(x: Double($0.minX) * f, y: Double($0.minY) * f, width: Double($0.width) * f, height: Double($0.height) * f) }
         // Shadow and glow pixels join a vehicle's parts into one blob but do not size its box: its core does,
         // the opened core where it is substantial (no edge streaks), else the raw core (small, far vehicles).
         let components: [Component] = labeler.label(mask, core: core, width: width, height: height).flatMap { splitSideBySide($0) }
@@ -311,6 +328,7 @@ public final class MotionDetector {
         scratch = mask
         opened = mask
         lights = mask
+        lampPixels = mask
         ignoreMask = [UInt8](repeating: 0, count: n) + [UInt8](repeating: 1, count: padded - n)
         for region in options.ignore {
             // Clipped to the picture: a region may lie outside a picture smaller than the camera's usual one
@@ -359,11 +377,12 @@ public final class MotionDetector {
         variance.withUnsafeMutableBufferPointer { vBuffer in
         mask.withUnsafeMutableBufferPointer { mBuffer in
         lights.withUnsafeMutableBufferPointer { lBuffer in
+        lampPixels.withUnsafeMutableBufferPointer { lampBuffer in
         core.withUnsafeMutableBufferPointer { coreBuffer in
         foregroundAge.withUnsafeMutableBufferPointer { ageBuffer in
         ignoreMask.withUnsafeBufferPointer { ignoredBuffer in
             let c = cBuffer.baseAddress!, b = bBuffer.baseAddress!, v = vBuffer.baseAddress!, m = mBuffer.baseAddress!
-            let lightMask = lBuffer.baseAddress!, coreMask = coreBuffer.baseAddress!, age = ageBuffer.baseAddress!
+            let lightMask = lBuffer.baseAddress!, lampMask = lampBuffer.baseAddress!, coreMask = coreBuffer.baseAddress!, age = ageBuffer.baseAddress!
             let ignored = ignoredBuffer.baseAddress!
             @inline(__always) func threshold(_ i: Int, _ bg: Float) -> Float {
                 max(k * v[i].squareRoot(), min(minimum, max(6, relative * bg)))
@@ -411,7 +430,7 @@ public final class MotionDetector {
             }
             // 3. Masks and learning, eight pixels at a time.
             let one = SIMD8<Float>(repeating: 1), bright = SIMD8<Float>(repeating: 225)
-            let lightSourceV = SIMD8<Float>(repeating: lightSource), stepV = SIMD8<Float>(repeating: step)
+            let lightSourceV = SIMD8<Float>(repeating: lightSource), lampV = SIMD8<Float>(repeating: Float(options.lampRatio)), stepV = SIMD8<Float>(repeating: step)
             let absorbV = SIMD8<Float>(repeating: absorbAfter), floorV = SIMD8<Float>(repeating: 4)
             let alphaBV = SIMD8<Float>(repeating: alphaBackground), alphaFV = SIMD8<Float>(repeating: alphaForeground)
             let absorbing = SIMD8<Float>(repeating: 0.2), zero = SIMD8<Float>()
@@ -429,6 +448,8 @@ public final class MotionDetector {
                 let shadow = (bg .>= shadowFloorV) .& (d .< zero) .& (ratio .>= 0.45) .& (ratio .<= 0.78)
                 let glowing = brighter .& (cur .< bright) .& (ratio .< lightSourceV)
                 UnsafeMutableRawPointer(lightMask + i).storeBytes(of: Self.bytes(light), as: SIMD8<UInt8>.self)
+                let lamp = foreground .& brighter .& ((cur .>= bright) .| (ratio .>= lampV))
+                UnsafeMutableRawPointer(lampMask + i).storeBytes(of: Self.bytes(lamp), as: SIMD8<UInt8>.self)
                 UnsafeMutableRawPointer(coreMask + i).storeBytes(of: Self.bytes(foreground .& .!shadow .& .!glowing), as: SIMD8<UInt8>.self)
                 let a = (Self.load(age + i) + stepV).replacing(with: zero, where: .!foreground)
                 Self.store(a, age + i)
@@ -440,6 +461,7 @@ public final class MotionDetector {
                 Self.store(Self.maximum(floorV, v0 + alpha * (Self.minimum(sample, winsorV * v0) - v0)).replacing(with: v0, where: foreground), v + i)
                 i += 8
             }
+        }
         }
         }
         }
@@ -548,7 +570,7 @@ public final class LookaheadDetector {
         guard !pending.isEmpty else { return [] }
         detector.prime(with: pending.map(\.image))
         primed = true
-        let out = pending.map { FrameDetections(time: $0.time, detections: detector.detect($0.image, pts: $0.time.pts)) }
+        let out = pending.map { detector.detect($0.image, time: $0.time) }
         pending = []
         return out
     }

@@ -26,8 +26,12 @@ public struct FrameTime: Sendable, Equatable, Hashable, Codable {
 public struct FrameDetections: Sendable, Equatable {
     public var time: FrameTime
     public var detections: [Detection]
-    public init(time: FrameTime, detections: [Detection]) {
+    /// After dark, the frame's small light blobs (head- and tail-lamps, full-resolution boxes), vehicle or not: a
+    /// track whose vehicle's body fades into the night road follows its lamp (see `Tracker`).
+    public var lamps: [Box]
+    public init(time: FrameTime, detections: [Detection], lamps: [Box] = []) {
         self.time = time
         self.detections = detections
+        self.lamps = lamps
     }
 }

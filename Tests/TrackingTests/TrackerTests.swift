@@ -149,6 +149,22 @@ struct TrackingAccuracyTests {
     }
 }
 
+/// A 1080p camera 9 m up at the road's side, looking along it, and the road's calibration from four of its points.
+enum PoleCamera {
+    static let camera = PinholeCamera(focalPixels: 1500, imageWidth: 1920, imageHeight: 1080, position: Point3(9, 0, 9), tiltDegrees: 12, panDegrees: 0)
+    /// From 18 m across at `near` metres along the road to 65 m.
+    static func calibration(from near: Double) throws -> Calibration {
+        try Calibration(points: [(0, near), (18, near), (0, 65), (18, 65)].map { g in
+            CalibrationPoint(image: camera.project(Point3(g.0, g.1, 0))!, world: Point2(g.0, g.1))
+        })
+    }
+    /// The box of a vehicle (metres wide and tall, seen from behind) whose rear stands at `ground`.
+    static func vehicle(at ground: Point2, width: Double, height: Double) -> Box {
+        let bottom = camera.project(Point3(ground.x, ground.y, 0))!, scale = 1500 / (ground.y + 2)
+        return Box(x: bottom.x - width / 2 * scale, y: bottom.y - height * scale, width: width * scale, height: height * scale)
+    }
+}
+
 struct TrackerPassesTests {
     func frame(_ f: Int, _ detections: [Detection]) -> FrameDetections {
         FrameDetections(time: FrameTime(index: f, pts: Double(f) / 25), detections: detections)
@@ -187,15 +203,8 @@ struct TrackerPassesTests {
     /// A car driving away at 30 m/s from 12 m to 87 m before a camera 9 m up: its image slows from about 60 to 2 px a
     /// frame. It is unseen for 6 frames (0.24 s) near the end.
     func receding(ground: Bool) throws -> (tracks: [Track], coastIoU: Double) {
-        let camera = PinholeCamera(focalPixels: 1500, imageWidth: 1920, imageHeight: 1080, position: Point3(9, 0, 9), tiltDegrees: 12, panDegrees: 0)
-        let calibration = try Calibration(points: [(0, 25), (18, 25), (0, 65), (18, 65)].map { g in
-            CalibrationPoint(image: camera.project(Point3(g.0, g.1, 0))!, world: Point2(g.0, g.1))
-        })
-        func box(_ f: Int) -> Box {
-            let y = 12 + 30 * Double(f) / 25
-            let bottom = camera.project(Point3(9, y, 0))!, scale = 1500 / (y + 2)
-            return Box(x: bottom.x - 0.9 * scale, y: bottom.y - 1.5 * scale, width: 1.8 * scale, height: 1.5 * scale)
-        }
+        let calibration = try PoleCamera.calibration(from: 25)
+        func box(_ f: Int) -> Box { PoleCamera.vehicle(at: Point2(9, 12 + 30 * Double(f) / 25), width: 1.8, height: 1.5) }
         var options = TrackerOptions()
         options.maxCoastSeconds = 0.5
         let tracker = Tracker(options: options, calibration: ground ? calibration : nil)
@@ -210,12 +219,9 @@ struct TrackerPassesTests {
 
     @Test("MOT export carries each box's ground point (MOT's world x, y, z) with a calibration, -1 without")
     func motGroundColumns() throws {
-        let camera = PinholeCamera(focalPixels: 1500, imageWidth: 1920, imageHeight: 1080, position: Point3(9, 0, 9), tiltDegrees: 12, panDegrees: 0)
-        let calibration = try Calibration(points: [(0, 25), (18, 25), (0, 65), (18, 65)].map { g in
-            CalibrationPoint(image: camera.project(Point3(g.0, g.1, 0))!, world: Point2(g.0, g.1))
-        })
+        let calibration = try PoleCamera.calibration(from: 25)
         // A box standing on (4.5, 40) m, and one whose bottom is above the horizon.
-        let foot = camera.project(Point3(4.5, 40, 0))!
+        let foot = PoleCamera.camera.project(Point3(4.5, 40, 0))!
         let track = Track(id: 7, points: [
             TrackPoint(time: FrameTime(index: 0, pts: 0), box: Box(x: foot.x - 20, y: foot.y - 30, width: 40, height: 30), coasted: false),
             TrackPoint(time: FrameTime(index: 1, pts: 0.04), box: Box(x: 900, y: 10, width: 40, height: 30), coasted: false),
@@ -239,5 +245,43 @@ struct TrackerPassesTests {
         // The picture's constant-velocity filter runs ahead of the slowing image (the reason for the option).
         let picture = try receding(ground: false)
         #expect(picture.coastIoU < ground.coastIoU, "picture \(picture.coastIoU), ground \(ground.coastIoU)")
+    }
+
+    /// A motorcycle driving away at 12 m/s from 12 m, after dark: seen whole for a second, then as a fragment (the
+    /// top 60 %, its tail-lamp at the fragment's bottom) for 10 frames, then only by its lamp. An oncoming car's
+    /// headlamp crosses the picture nearby throughout. Returns the tracks and the truth.
+    func motorcycleByItsLamp(lamps: Bool, ground: Bool) throws -> (tracks: [Track], truth: (Int) -> Box) {
+        let road = try PoleCamera.calibration(from: 10)
+        func truth(_ f: Int) -> Box { PoleCamera.vehicle(at: Point2(8, 12 + 12 * Double(f) / 25), width: 0.8, height: 1.5) }
+        func lamp(_ b: Box) -> Box {
+            let size = max(3, 0.12 * b.width)
+            return Box(x: b.center.x - size / 2, y: b.y + 0.55 * b.height - size / 2, width: size, height: size)
+        }
+        let tracker = Tracker(calibration: ground ? road : nil, road: road)
+        for f in 0..<60 {
+            let b = truth(f)
+            let found = f < 25 ? [b] : f < 35 ? [Box(x: b.x, y: b.y, width: b.width, height: 0.6 * b.height)] : []
+            let oncoming = Box(x: 300 + 25 * Double(f), y: b.y + 0.4 * b.height, width: 6, height: 6)
+            tracker.update(FrameDetections(time: FrameTime(index: f, pts: Double(f) / 25), detections: found.map { Detection(box: $0, confidence: 0.9) },
+                                           lamps: lamps ? [lamp(b), oncoming] : []))
+        }
+        return (tracker.finish(), truth)
+    }
+
+    @Test("after dark a track follows its vehicle's lamp where the body fades, at the vehicle's size on the road")
+    func lamp() throws {
+        for ground in [false, true] {
+            let (tracks, truth) = try motorcycleByItsLamp(lamps: true, ground: ground)
+            #expect(tracks.count == 1, "ground \(ground): \(tracks.map(\.id))")
+            let seen = try #require(tracks.first).observed
+            #expect(seen.count == 60, "ground \(ground)")
+            let worst = seen.filter { $0.time.index >= 25 }.map { $0.box.iou(truth($0.time.index)) }.min() ?? 0
+            #expect(worst >= 0.75, "ground \(ground): worst IoU \(worst) \(seen.map { ($0.time.index, $0.box.iou(truth($0.time.index))) })")
+        }
+        // Without the lamps the fragment is taken for the vehicle and the track ends when it goes.
+        let (blind, truth) = try motorcycleByItsLamp(lamps: false, ground: false)
+        let seen = try #require(blind.first).observed
+        #expect(blind.count == 1 && seen.count == 35)
+        #expect(seen.contains { $0.time.index >= 25 && $0.box.iou(truth($0.time.index)) < 0.7 })
     }
 }
