@@ -111,6 +111,8 @@ public final class Tracker {
             }
             return b
         }
+        /// Where this lamp's centre sits in `box`.
+        func spot(in box: Box) -> Point2 { Point2(box.x + u * box.width, box.y + v * box.height) }
         /// `box` places the lamp `l` where this one sits (within a fifth of its width and 0.15 of its height): a
         /// whole view of the vehicle, not a fragment.
         func fits(_ l: Box, in box: Box) -> Bool {
@@ -306,7 +308,7 @@ public final class Tracker {
     /// The lamp nearest where the track's own should be in box `p`: within a quarter of the box's larger side, alike
     /// in size, not taken, and inside none of `hiddenBy` (other vehicles' detections).
     private func lamp(for anchor: Lamp, in p: Box, lamps: [Box], except taken: Set<Int>, hiddenBy others: [Box]) -> Int? {
-        let expected = Point2(p.x + anchor.u * p.width, p.y + anchor.v * p.height)
+        let expected = anchor.spot(in: p)
         let gate = 0.25 * max(p.width, p.height)
         return lamps.indices.filter { i in
             let l = lamps[i], size = max(l.width, l.height)
@@ -322,7 +324,7 @@ public final class Tracker {
     private func learnLamp(_ track: inout Live, box: Box, predicted: Box, lamps: [Box]) {
         let inside = lamps.filter { box.contains($0.center) }
         if let old = track.lamp {
-            let spot = Point2(box.x + old.u * box.width, box.y + old.v * box.height)
+            let spot = old.spot(in: box)
             guard let l = inside.filter({ old.fits($0, in: box) }).min(by: { $0.center.distance(to: spot) < $1.center.distance(to: spot) }) else { return }
             track.lamp = old.mean(Lamp(lamp: l, in: box, road: road), 0.3)
         } else if inside.count == 1, predicted.iou(box) >= 0.5 {
