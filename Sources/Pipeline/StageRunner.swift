@@ -71,7 +71,9 @@ public struct StageRunner: Sendable {
 
     /// `progress` is called with the frames done so far and the frames expected (from the container's index or
     /// duration, when known), from the analysis thread, every 25 frames.
-    public func analyse(path: String, progress: (Int, Int?) -> Void = { _, _ in }) throws -> InputAnalysis {
+    /// `detections`, if given, sees each frame's boxes as they go into tracking (for `roadwatch track --write-detections`).
+    public func analyse(path: String, progress: (Int, Int?) -> Void = { _, _ in },
+                        detections: ((FrameDetections) -> Void)? = nil) throws -> InputAnalysis {
         let processCPUStart = CPUClock.process()
         let reader = try VideoReader(path: path, options: DecodeOptions(threads: decoderThreads, forAnalysis: config.detection.fastDecode))
         let info = reader.info
@@ -125,6 +127,7 @@ public struct StageRunner: Sendable {
                 }
             }
             boxesKept += found.detections.count
+            detections?(found)
             tracker.update(found)
         }
         defer { queue.cancel() }

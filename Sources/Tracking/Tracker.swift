@@ -384,3 +384,12 @@ public func motCSV(_ tracks: [Track], calibration: Calibration? = nil) -> String
         return "\(row.0),\(row.1),\(f(b.x)),\(f(b.y)),\(f(b.width)),\(f(b.height)),1,\(world)\n"
     }.joined()
 }
+
+/// Detections in MOT format, `frame,-1,x,y,w,h,confidence,-1,-1,-1` (frames from 1, as `ExternalDetections` reads them).
+public func motCSV(_ frames: [FrameDetections]) -> String {
+    frames.map { frame in
+        frame.detections.map { d in
+            String(format: "%d,-1,%.2f,%.2f,%.2f,%.2f,%.3f,-1,-1,-1\n", frame.time.index + 1, d.box.x, d.box.y, d.box.width, d.box.height, d.confidence)
+        }.joined()
+    }.joined()
+}

@@ -236,9 +236,10 @@ struct ValidateCommand: ParsableCommand {
                 }
                 if problems.isEmpty {
                     let errors = config.calibration.imageErrors
+                    let rules = [config.speeding != nil ? "speeding" : nil, config.redLight != nil ? "red_light" : nil].compactMap { $0 }
                     print(String(format: "%@: ok (camera %@, %d calibration points, reprojection error max %.2f px, %d lanes, rules: %@)", path,
                                  config.camera.id, config.calibration.points.count, errors.max() ?? 0, config.lanes.count,
-                                 [config.speeding != nil ? "speeding" : nil, config.redLight != nil ? "red_light" : nil].compactMap { $0 }.joined(separator: ", ")))
+                                 rules.isEmpty ? "none" : rules.joined(separator: ", ")))
                 } else {
                     bad += 1
                     for p in problems { printError(p.description) }

@@ -46,6 +46,9 @@ struct TrackCommand: ParsableCommand {
     @Option(help: "With --detections: drop boxes scored lower than this.")
     var minimumConfidence = 0.0
 
+    @Flag(help: "Also write the detector's boxes as they go into tracking, NAME.detections.csv (MOT, id -1, with their confidence; weak boxes that only continue tracks included).")
+    var writeDetections = false
+
     func validate() throws {
         if videos.isEmpty { throw ValidationError("give at least one video") }
         if pipelinePath != nil && (!lamps.isEmpty || !ignore.isEmpty || detections != nil) {
@@ -87,6 +90,8 @@ struct TrackCommand: ParsableCommand {
     struct Stages {
         var frames: Int, detections: Int
         var tracks: [Track]
+        /// With --write-detections: each frame's boxes into tracking.
+        var boxes: [FrameDetections]
         var timeline: PhaseTimeline?
         var warnings: [String]
         /// The pipeline's, for the tracks' ground coordinates.
@@ -105,6 +110,11 @@ struct TrackCommand: ParsableCommand {
                 try motCSV(result.tracks, calibration: result.calibration).write(toFile: tracksPath, atomically: true, encoding: .utf8)
                 var summary = String(format: "%@: %d frames, %d detections, %d tracks in %.1f s -> %@", name(video),
                                      result.frames, result.detections, result.tracks.count, Date().timeIntervalSince(started), tracksPath)
+                if writeDetections {
+                    let detectionsPath = outputPath(video, "detections.csv")
+                    try motCSV(result.boxes).write(toFile: detectionsPath, atomically: true, encoding: .utf8)
+                    summary += ", \(detectionsPath)"
+                }
                 if let timeline = result.timeline {
                     let signalPath = outputPath(video, "signal.csv")
                     try timeline.csv.write(toFile: signalPath, atomically: true, encoding: .utf8)
@@ -123,9 +133,11 @@ struct TrackCommand: ParsableCommand {
     /// With a pipeline file: the stage runner's analysis (the same stages and settings as a run), without the rules.
     func pipelineStages(_ config: PipelineConfig) -> (String) throws -> Stages {
         { video in
-            let analysis = try StageRunner(config: config, decoderThreads: threads, clipEncoder: nil).analyse(path: video)
+            var boxes: [FrameDetections] = []
+            let analysis = try StageRunner(config: config, decoderThreads: threads, clipEncoder: nil)
+                .analyse(path: video, detections: writeDetections ? { boxes.append($0) } : nil)
             return Stages(frames: analysis.frames, detections: analysis.stages.first { $0.stage == "detection" }?.output ?? 0,
-                          tracks: analysis.tracks, timeline: analysis.timeline, warnings: analysis.warnings, calibration: config.calibration)
+                          tracks: analysis.tracks, boxes: boxes, timeline: analysis.timeline, warnings: analysis.warnings, calibration: config.calibration)
         }
     }
 
@@ -146,16 +158,21 @@ struct TrackCommand: ParsableCommand {
             let tracker = Tracker()
             let signal = lampRegions.isEmpty ? nil : SignalReader(lamps: lampRegions)
             var frames = 0
+            var boxes: [FrameDetections] = []
+            func track(_ found: FrameDetections) {
+                if writeDetections { boxes.append(found) }
+                tracker.update(found)
+            }
             while let frame = try reader.nextFrame() {
                 for found in external.map({ [$0.detections(at: FrameTime(index: frame.index, pts: frame.pts))] }) ?? detector.push(frame) {
-                    tracker.update(found)
+                    track(found)
                 }
                 signal?.observe(frame)
                 frames += 1
             }
-            if external == nil { for found in detector.finish() { tracker.update(found) } }
+            if external == nil { for found in detector.finish() { track(found) } }
             let tracks = tracker.finish()
-            return Stages(frames: frames, detections: tracker.detectionsIn, tracks: tracks, timeline: signal?.timeline(), warnings: reader.warnings,
+            return Stages(frames: frames, detections: tracker.detectionsIn, tracks: tracks, boxes: boxes, timeline: signal?.timeline(), warnings: reader.warnings,
                           calibration: nil)
         }
     }

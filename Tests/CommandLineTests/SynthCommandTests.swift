@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TrafficModel
 
 struct SynthCommandTests {
     static let scene = """
@@ -187,6 +188,15 @@ struct TrackCommandTests {
             let expected = try Data(contentsOf: dir.appendingPathComponent("run/tracks/\(try #require(runTracks.first))"))
             let tracks = try Data(contentsOf: dir.appendingPathComponent("track/piece-01.tracks.csv"))
             #expect(!tracks.isEmpty && tracks == expected, "track and run must give the same tracks")
+            // The detector's boxes on request: as many as it reported, in the picture, confident and weak; the tracks unchanged.
+            let withBoxes = try CLI.run(["track", pipeline, piece, "--out", dir.appendingPathComponent("boxes").path, "--write-detections"])
+            #expect(withBoxes.status == 0, "\(withBoxes.stderr)")
+            #expect(try Data(contentsOf: dir.appendingPathComponent("boxes/piece-01.tracks.csv")) == expected)
+            let boxes = try MOTFile.read(dir.appendingPathComponent("boxes/piece-01.detections.csv").path)
+            #expect(withBoxes.stdout.contains("250 frames, \(boxes.count) detections"), "\(withBoxes.stdout)")
+            #expect(boxes.count > 500 && boxes.allSatisfy { $0.id == -1 && $0.box.x >= 0 && $0.box.maxX <= 1280 && $0.box.y >= 0 && $0.box.maxY <= 720 })
+            #expect(boxes.contains { $0.confidence < Detection.weakConfidence } && boxes.contains { $0.confidence >= Detection.weakConfidence })
+            #expect(boxes.map(\.frame) == boxes.map(\.frame).sorted() && boxes.first!.frame >= 1 && boxes.last!.frame <= 250)
             // The piece starts at 15 s, in red (8.98-20.98 s in the sample), and sees green at 20.98 s: 5.98 s in.
             let signal = try String(contentsOf: dir.appendingPathComponent("track/piece-01.signal.csv"), encoding: .utf8)
             let rows = signal.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }

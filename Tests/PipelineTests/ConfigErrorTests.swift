@@ -101,6 +101,8 @@ struct ConfigErrorTests {
              message: "expected a number in standard deviations, found 'high'", anchor: "high"),
         Case(old: "sensitivity: 3.5", new: "sensitivity: 3.5\n  shadow_background: 300", keyPath: "detection.shadow_background",
              message: "300 levels is out of range 0...256 levels", anchor: "shadow_background: 300", at: 19),
+        Case(old: "sensitivity: 3.5", new: "sensitivity: 3.5\n  min_area_px: 12.5", keyPath: "detection.min_area_px",
+             message: "expected a whole number of px, found 12.5", anchor: "12.5"),
         Case(old: "confirm_hits: 3", new: "confirm_hits: 2.5", keyPath: "tracking.confirm_hits", message: "expected a whole number of frames, found 2.5", anchor: "2.5"),
         Case(old: "max_coast_s: 1.0", new: "max_coast: 1.0", keyPath: "tracking.max_coast", message: "unknown key 'max_coast'; did you mean 'max_coast_s'?", anchor: "max_coast"),
         Case(old: "max_coast_s: 1.0", new: "max_coast_s: 1.0\n  ground_plane: maybe", keyPath: "tracking.ground_plane", message: "expected true or false, found 'maybe'", anchor: "maybe"),
@@ -182,6 +184,9 @@ struct ConfigErrorTests {
         #expect(config.detectorOptions.shadowBackground == 256, "shadows stay in boxes unless asked for")
         let shadows = try PipelineConfig.parse(text: basePipeline.replacingOccurrences(of: "sensitivity: 3.5", with: "sensitivity: 3.5\n  shadow_background: 130"), path: "cam.yaml")
         #expect(shadows.detectorOptions.shadowBackground == 130)
+        #expect(config.detectorOptions.minimumArea == 20, "the default smallest blob")
+        let area = try PipelineConfig.parse(text: basePipeline.replacingOccurrences(of: "sensitivity: 3.5", with: "sensitivity: 3.5\n  min_area_px: 80"), path: "cam.yaml")
+        #expect(area.detectorOptions.minimumArea == 80)
         for file in ["sample-junction.yaml", "sample-junction-night.yaml", "sample-highway.yaml", "TEMPLATE.yaml"] {
             _ = try PipelineConfig.load(path: repositoryRoot + "/Pipelines/" + file)
         }
