@@ -74,7 +74,7 @@ let package = Package(
         ),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TrafficModel"]),
         .testTarget(name: "TrafficModelTests", dependencies: ["TrafficModel"]),
-        .testTarget(name: "DetectionTests", dependencies: ["Detection", "VideoIO", "TrafficModel", "SceneSynth", "Scoring"]),
+        .testTarget(name: "DetectionTests", dependencies: ["Detection", "Pipeline", "VideoIO", "TrafficModel", "SceneSynth", "Scoring"]),
         .testTarget(name: "TrackingTests", dependencies: ["Tracking", "Detection", "VideoIO", "TrafficModel", "SceneSynth", "Scoring"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring", "SceneSynth", "TrafficModel"]),
         .testTarget(name: "SceneSynthTests", dependencies: ["SceneSynth", "VideoIO", "TrafficModel"]),

@@ -189,10 +189,12 @@ struct SplitMix {
     mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
 
-/// A ground plane seen at 10 px per metre across (u = 100 + 10 x, v = 600 − 10 y).
-func tenPixelsPerMetre() throws -> Calibration {
+/// A ground plane seen at 10 px per metre across (u = 100 + 10 x, v = 600 − 10 y): from straight above. With
+/// `down` the metres a pixel spans down the picture: 0.25 is a camera looking along the road, whose pixels down the
+/// picture span 2.5 times the ground of those across (the sample junction: 1.8 at its bottom edge, 4 at the stop line).
+func tenPixelsPerMetre(down: Double = 0.1) throws -> Calibration {
     try Calibration(points: [(0.0, 0.0), (30, 0), (0, 50), (30, 50)].map { x, y in
-        CalibrationPoint(image: Point2(100 + 10 * x, 600 - 10 * y), world: Point2(x, y))
+        CalibrationPoint(image: Point2(100 + 10 * x, 600 - y / down), world: Point2(x, y))
     })
 }
 
@@ -231,32 +233,45 @@ struct LightPairTests {
 }
 
 struct SideBySideTests {
-    /// Dark blocks on a light road, rows 150–175, over these columns, and a strip of shadow (rows 170–175) over
-    /// others: the boxes found, left to right.
-    func boxes(blocks: [ClosedRange<Int>], shadow: [ClosedRange<Int>] = [], calibrated: Bool) throws -> [Box] {
+    /// Dark blocks on a light road, and strips of shadow; the boxes found, left to right, then top to bottom.
+    func boxes(blocks: [(x: ClosedRange<Int>, y: ClosedRange<Int>)], shadow: [(x: ClosedRange<Int>, y: ClosedRange<Int>)] = [],
+               calibration: Calibration?) -> [Box] {
         let w = 480, h = 270
         let road = GrayImage(width: w, height: h, value: 100)
         var frame = road
-        for y in 150...175 {
-            for x in blocks.joined() { frame.pixels[y * w + x] = 30 }
-            if y >= 170 { for x in shadow.joined() { frame.pixels[y * w + x] = 60 } }
+        for (level, areas) in [(60, shadow), (30, blocks)] {
+            for area in areas { for y in area.y { for x in area.x { frame.pixels[y * w + x] = UInt8(level) } } }
         }
-        return detectAfterPriming(frame, road: road, calibration: calibrated ? try tenPixelsPerMetre() : nil).map(\.box).sorted { $0.x < $1.x }
+        return detectAfterPriming(frame, road: road, calibration: calibration).map(\.box).sorted { ($0.x, $0.y) < ($1.x, $1.y) }
     }
 
-    @Test("vehicles side by side joined by a shadow are cut apart where the blob is wider on the road than a vehicle")
+    @Test("seen along the road, vehicles side by side joined by a shadow are cut apart where the blob is wider on the road than a vehicle")
     func cutApart() throws {
-        // Two cars 1.8 m wide, 1.7 m apart. Without a calibration nothing says the 5.3 m blob is two vehicles.
-        let cars = [100...117, 135...152]
-        #expect(try boxes(blocks: cars, shadow: [118...134], calibrated: false).count == 1)
-        let cut = try boxes(blocks: cars, shadow: [118...134], calibrated: true)
+        // Two cars 1.8 m wide, 1.7 m apart, a shadow strip along their bottom between them. Without a calibration
+        // nothing says the 5.3 m blob is two vehicles.
+        let cars = [(x: 100...117, y: 150...175), (x: 135...152, y: 150...175)], shadow = [(x: 118...134, y: 170...175)]
+        let alongTheRoad = try tenPixelsPerMetre(down: 0.25)
+        #expect(boxes(blocks: cars, shadow: shadow, calibration: nil).count == 1)
+        let cut = boxes(blocks: cars, shadow: shadow, calibration: alongTheRoad)
         #expect(cut == [Box(x: 100, y: 150, width: 18, height: 26), Box(x: 135, y: 150, width: 18, height: 26)], "\(cut)")
         // Apart, each is found as it is.
-        #expect(try boxes(blocks: cars, calibrated: true) == cut)
+        #expect(boxes(blocks: cars, calibration: alongTheRoad) == cut)
+        // Seen from above the same blob may be one car lying across the picture, 5.3 m long and 2.6 m wide: not cut.
+        #expect(boxes(blocks: cars, shadow: shadow, calibration: try tenPixelsPerMetre()).count == 1)
+    }
+
+    @Test("seen from above, cars in neighbouring lanes that run across the picture are cut apart, one above the other")
+    func cutAcrossLanes() throws {
+        // Two cars 4.5 m long and 1.8 m wide, in lanes 3.5 m apart, joined by a strip of the upper one's shadow.
+        let cars = [(x: 100...144, y: 150...167), (x: 104...148, y: 185...202)], shadow = [(x: 138...144, y: 168...184)]
+        let cut = boxes(blocks: cars, shadow: shadow, calibration: try tenPixelsPerMetre())
+        #expect(cut == [Box(x: 100, y: 150, width: 45, height: 18), Box(x: 104, y: 185, width: 45, height: 18)], "\(cut)")
+        // Seen along the road the blob's height is a vehicle's own: rows are never cut.
+        #expect(boxes(blocks: cars, shadow: shadow, calibration: try tenPixelsPerMetre(down: 0.25)).count == 1)
     }
 
     @Test("one vehicle as wide as two is not cut: no empty column in it")
     func wideTruck() throws {
-        #expect(try boxes(blocks: [100...152], calibrated: true) == [Box(x: 100, y: 150, width: 53, height: 26)])
+        #expect(boxes(blocks: [(x: 100...152, y: 150...175)], calibration: try tenPixelsPerMetre(down: 0.25)) == [Box(x: 100, y: 150, width: 53, height: 26)])
     }
 }
