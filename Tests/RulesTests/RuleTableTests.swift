@@ -390,6 +390,27 @@ struct SpeedingTableTests {
         #expect(RuleEngine(rules: motorwayRules()).evaluate(tracks: [a, c], timeline: nil).stats.fragmentsJoined == 0)
     }
 
+    @Test("two cars side by side, or one behind the other, at one speed are two records even where one lane polygon holds the whole carriageway")
+    func sideBySideInOneLane() {
+        var rules = motorwayRules()
+        rules.lanes = [site.lane("all", x0: 0, x1: 18)]
+        // Cars 1.8 m wide, 3.6 m apart (centre to centre), passing together at 130 km/h.
+        let a = site.track(id: 1, x: 5.4, from: 0, to: 2.5, front: cruise(130, at: 0, y: 10))
+        let b = site.track(id: 2, x: 9, from: 0, to: 2.5, jitter: 1.2, front: cruise(130, at: 0.1, y: 10))
+        let (events, stats) = RuleEngine(rules: rules).evaluate(tracks: [a, b], timeline: nil)
+        #expect(events.count == 2 && stats.duplicatesMerged == 0, "\(stats)")
+        #expect(events.map(\.tracks) == [[1], [2]])
+        // One behind the other in one lane, 1.3 s apart: two cars, two records (their speeds agree, and within the
+        // dedup window).
+        let follower = site.track(id: 4, x: 5.4, from: 1.3, to: 3.8, front: cruise(130, at: 1.3, y: 10))
+        let (queue, queueStats) = RuleEngine(rules: rules).evaluate(tracks: [a, follower], timeline: nil)
+        #expect(queue.count == 2 && queueStats.duplicatesMerged == 0, "\(queueStats)")
+        // One car found twice, its second box shifted by a third of its width, is still one record.
+        let again = Track(id: 3, points: a.points.map { p in var q = p; q.box.x += q.box.width / 3; return q })
+        let (once, onceStats) = RuleEngine(rules: rules).evaluate(tracks: [a, again], timeline: nil)
+        #expect(once.count == 1 && onceStats.duplicatesMerged == 1, "\(onceStats)")
+    }
+
     @Test("two detections of one vehicle (overlapping tracks) give one record")
     func doubleDetection() {
         let a = site.track(id: 1, x: 9, from: 0, to: 2.5, front: cruise(130, at: 0, y: 10))
