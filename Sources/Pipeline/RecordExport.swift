@@ -3,8 +3,8 @@ import TrafficModel
 
 /// The exports every store gives the same way: violations.jsonl and violations.csv, from the stored records of one
 /// or more pipelines. Records another input already holds (overlapping footage of one camera: same rule and lane,
-/// within 1 s of wall-clock time, speeds within 5 km/h) are marked duplicates, within each pipeline; the rest is
-/// ordered by wall-clock time (or pts), rule and id.
+/// within 1 s of wall-clock time, speeds within 5 km/h, boxes overlapping; `CrossInputDedup`) are marked duplicates,
+/// within each pipeline; the rest is ordered by wall-clock time (or pts), rule and id.
 public enum RecordExport {
     public struct Result: Sendable {
         public var totals: RunSummary.ViolationTotals
@@ -15,21 +15,23 @@ public enum RecordExport {
     public static func write(violations all: [Store.StoredViolation], inputs rows: [InputRow], into directory: String) throws -> Result {
         let inputs = Dictionary(rows.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         func order(_ v: Store.StoredViolation) -> (Double, String, String) { (v.absolute ?? v.pts, v.rule, v.id) }
+        let decoder = JSONDecoder()
+        let record = Dictionary(try all.map { ($0.id, try decoder.decode(ViolationRecord.self, from: Data($0.json.utf8))) }, uniquingKeysWith: { a, _ in a })
         // Deduplication never crosses pipelines: two cameras (two pipelines) can see events at the same moment.
         var duplicates: [String: String] = [:]
         let byPipeline = Dictionary(grouping: all) { inputs[$0.inputKey]?.pipelineSha256 ?? "" }
         for key in byPipeline.keys.sorted() {
             let found = CrossInputDedup.duplicates(byPipeline[key]!.map { v in
                 CrossInputDedup.Item(id: v.id, input: v.inputKey, rule: v.rule, lane: v.lane, absolute: v.absolute, speed: v.speed,
-                                     inputOrder: [inputs[v.inputKey]?.startTime ?? "", inputs[v.inputKey]?.path ?? "", v.inputKey], pts: v.pts)
+                                     inputOrder: [inputs[v.inputKey]?.startTime ?? "", inputs[v.inputKey]?.path ?? "", v.inputKey], pts: v.pts,
+                                     box: record[v.id]?.box)
             })
             duplicates.merge(found) { a, _ in a }
         }
         let marks = all.filter { duplicates[$0.id] != $0.duplicateOf }.map { (id: $0.id, of: duplicates[$0.id]) }
         let final = all.filter { duplicates[$0.id] == nil }.sorted { order($0) < order($1) }
         let jsonl = final.map { $0.json + "\n" }.joined()
-        let decoder = JSONDecoder()
-        let records = try final.map { try decoder.decode(ViolationRecord.self, from: Data($0.json.utf8)) }
+        let records = final.compactMap { record[$0.id] }
         let csv = Self.csv(records)
         let dir = directory as NSString
         try InputProcessor.writeAtomically(Data(jsonl.utf8), to: dir.appendingPathComponent("violations.jsonl"))

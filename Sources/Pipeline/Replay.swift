@@ -66,7 +66,7 @@ public struct Replay {
                 r.evidence = evidenceByID[r.id] ?? []
                 let absolute = clockStart.map { $0.timeIntervalSince1970 + r.ptsS }
                 all.append((r, CrossInputDedup.Item(id: r.id, input: input.key, rule: r.rule.rawValue, lane: r.lane, absolute: absolute, speed: r.speedKmh,
-                                                    inputOrder: [input.startTime ?? "", input.path, input.key], pts: r.ptsS)))
+                                                    inputOrder: [input.startTime ?? "", input.path, input.key], pts: r.ptsS, box: r.box)))
             }
         }
         let duplicates = CrossInputDedup.duplicates(all.map(\.item))
