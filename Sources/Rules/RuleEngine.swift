@@ -92,10 +92,12 @@ public struct RuleEngine: Sendable {
     /// vehicle); the one with the most observed points is kept.
     func deduplicate(_ events: [RuleEvent], _ stats: inout RuleStats) -> [RuleEvent] {
         let sorted = events.sorted { ($0.pts, $0.rule, $0.track) < ($1.pts, $1.rule, $1.track) }
-        // Each kept event with where its vehicle stood across the road (worked out once per event).
+        // Each rule's line on the ground, and each kept event with where its vehicle stood across the road along it
+        // (worked out once per event).
+        let lines = [RuleKind.speeding: rules.speeding?.exit, .redLight: rules.redLight?.stopLine].compactMapValues { $0.flatMap(groundLine) }
         var kept: [(event: RuleEvent, across: ClosedRange<Double>?)] = []
         for e in sorted {
-            let across = acrossRoad(e)
+            let across = lines[e.rule].flatMap { acrossRoad(e, along: $0) }
             // Kept events are in time order: look back only as far as the window reaches.
             var match: Int?
             var j = kept.count - 1
@@ -143,16 +145,19 @@ public struct RuleEngine: Sendable {
     /// The longest vehicle on the road (an EU articulated lorry, 18.75 m): its pieces' crossings are at most this far apart.
     static let longestVehicleM = 18.75
 
+    /// A rule's line on the ground: a point on it and its unit direction; nil where the calibration does not reach.
+    private func groundLine(_ line: Segment) -> (origin: Point2, unit: Point2)? {
+        guard let a = rules.calibration.groundPoint(line.a), let b = rules.calibration.groundPoint(line.b) else { return nil }
+        let d = b - a, length = d.dot(d).squareRoot()
+        return length > 0 ? (a, Point2(d.x / length, d.y / length)) : nil
+    }
+
     /// Where an event's vehicle stood across the road: its box's bottom edge on the ground, as an interval along the
     /// rule's line (the speed zone's exit, the stop line); nil where the calibration does not reach.
-    private func acrossRoad(_ e: RuleEvent) -> ClosedRange<Double>? {
+    private func acrossRoad(_ e: RuleEvent, along line: (origin: Point2, unit: Point2)) -> ClosedRange<Double>? {
         let c = rules.calibration
-        guard let line = e.rule == .speeding ? rules.speeding?.exit : rules.redLight?.stopLine,
-              let a = c.groundPoint(line.a), let b = c.groundPoint(line.b),
-              let left = c.groundPoint(Point2(e.box.x, e.box.maxY)), let right = c.groundPoint(Point2(e.box.maxX, e.box.maxY)) else { return nil }
-        let d = b - a, length = d.dot(d).squareRoot()
-        guard length > 0 else { return nil }
-        let s0 = (left - a).dot(d) / length, s1 = (right - a).dot(d) / length
+        guard let left = c.groundPoint(Point2(e.box.x, e.box.maxY)), let right = c.groundPoint(Point2(e.box.maxX, e.box.maxY)) else { return nil }
+        let s0 = (left - line.origin).dot(line.unit), s1 = (right - line.origin).dot(line.unit)
         return min(s0, s1)...max(s0, s1)
     }
 }
