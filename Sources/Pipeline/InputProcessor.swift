@@ -144,7 +144,7 @@ public struct InputProcessor: Sendable {
         encoder.outputFormatting = [.sortedKeys]
         let root = outputDirectory as NSString
         try Self.writeAtomically(try encoder.encode(analysis), to: root.appendingPathComponent("tracks/\(stem).json"))
-        try Self.writeAtomically(Data(motCSV(analysis.tracks, calibration: config.calibration).utf8), to: root.appendingPathComponent("tracks/\(stem).mot.csv"))
+        try Self.writeAtomically(Data(MOTFile.text(analysis.tracks, calibration: config.calibration).utf8), to: root.appendingPathComponent("tracks/\(stem).mot.csv"))
         if let t = analysis.timeline {
             try Self.writeAtomically(Data(t.csv.utf8),
                                      to: root.appendingPathComponent("signal/\(stem).csv"))

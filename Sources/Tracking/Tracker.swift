@@ -369,27 +369,3 @@ public final class Tracker {
         return finished.sorted { $0.id < $1.id }
     }
 }
-
-/// Tracks as MOT CSV (`frame,id,x,y,w,h,conf,x,y,z`, frames from 1), observed points only. With a calibration the
-/// last three columns are the box's bottom centre on the ground (metres, z = 0: MOT's world coordinates), else -1
-/// (also where the calibration does not reach: above the horizon, or too far to mean much; `Calibration.groundPoint`).
-public func motCSV(_ tracks: [Track], calibration: Calibration? = nil) -> String {
-    var rows: [(Int, Int, Box)] = []
-    for track in tracks { for p in track.observed { rows.append((p.time.index + 1, track.id, p.box)) } }
-    rows.sort { ($0.0, $0.1) < ($1.0, $1.1) }
-    func f(_ v: Double) -> String { String(format: "%.2f", v) }
-    return rows.map { row in
-        let b = row.2
-        let world = calibration?.groundPoint(b.bottomCenter).map { String(format: "%.3f,%.3f,0", $0.x, $0.y) } ?? "-1,-1,-1"
-        return "\(row.0),\(row.1),\(f(b.x)),\(f(b.y)),\(f(b.width)),\(f(b.height)),1,\(world)\n"
-    }.joined()
-}
-
-/// Detections in MOT format, `frame,-1,x,y,w,h,confidence,-1,-1,-1` (frames from 1, as `ExternalDetections` reads them).
-public func motCSV(_ frames: [FrameDetections]) -> String {
-    frames.map { frame in
-        frame.detections.map { d in
-            String(format: "%d,-1,%.2f,%.2f,%.2f,%.2f,%.3f,-1,-1,-1\n", frame.time.index + 1, d.box.x, d.box.y, d.box.width, d.box.height, d.confidence)
-        }.joined()
-    }.joined()
-}

@@ -107,12 +107,12 @@ struct TrackCommand: ParsableCommand {
                 let started = Date()
                 let result = try analyse(video)
                 let tracksPath = outputPath(video, "tracks.csv")
-                try motCSV(result.tracks, calibration: result.calibration).write(toFile: tracksPath, atomically: true, encoding: .utf8)
+                try MOTFile.text(result.tracks, calibration: result.calibration).write(toFile: tracksPath, atomically: true, encoding: .utf8)
                 var summary = String(format: "%@: %d frames, %d detections, %d tracks in %.1f s -> %@", name(video),
                                      result.frames, result.detections, result.tracks.count, Date().timeIntervalSince(started), tracksPath)
                 if writeDetections {
                     let detectionsPath = outputPath(video, "detections.csv")
-                    try motCSV(result.boxes).write(toFile: detectionsPath, atomically: true, encoding: .utf8)
+                    try MOTFile.text(result.boxes).write(toFile: detectionsPath, atomically: true, encoding: .utf8)
                     summary += ", \(detectionsPath)"
                 }
                 if let timeline = result.timeline {

@@ -226,13 +226,13 @@ struct TrackerPassesTests {
             TrackPoint(time: FrameTime(index: 0, pts: 0), box: Box(x: foot.x - 20, y: foot.y - 30, width: 40, height: 30), coasted: false),
             TrackPoint(time: FrameTime(index: 1, pts: 0.04), box: Box(x: 900, y: 10, width: 40, height: 30), coasted: false),
         ])
-        let rows = motCSV([track], calibration: calibration).split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
+        let rows = MOTFile.text([track], calibration: calibration).split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
         #expect(rows.count == 2 && rows.allSatisfy { $0.count == 10 })
         #expect(abs(Double(rows[0][7])! - 4.5) < 0.01 && abs(Double(rows[0][8])! - 40) < 0.01 && rows[0][9] == "0", "\(rows[0])")
         #expect(rows[1].suffix(3) == ["-1", "-1", "-1"], "above the horizon: \(rows[1])")
-        #expect(motCSV([track]).split(separator: "\n").allSatisfy { $0.hasSuffix(",1,-1,-1,-1") })
+        #expect(MOTFile.text([track]).split(separator: "\n").allSatisfy { $0.hasSuffix(",1,-1,-1,-1") })
         // Scoring reads the boxes and ignores the world columns.
-        let read = try MOTFile.parse(motCSV([track], calibration: calibration), path: "t.csv").map(\.box)
+        let read = try MOTFile.parse(MOTFile.text([track], calibration: calibration), path: "t.csv").map(\.box)
         #expect(read.count == 2 && zip(read, track.points.map(\.box)).allSatisfy { abs($0.x - $1.x) < 0.006 && abs($0.maxY - $1.maxY) < 0.011 })
     }
 
