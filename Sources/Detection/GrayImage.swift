@@ -1,3 +1,4 @@
+import Foundation
 import VideoIO
 
 /// An 8-bit single-channel image that Detection owns (tightly packed rows).
@@ -110,4 +111,13 @@ public struct GrayImage: Sendable, Equatable {
     }
 
     @inlinable public subscript(x: Int, y: Int) -> UInt8 { pixels[y * width + x] }
+}
+
+extension GrayImage {
+    /// The image as a binary PGM file (P5, 8 bits), which image viewers and converters read.
+    public var pgm: Data {
+        var data = Data("P5\n\(width) \(height)\n255\n".utf8)
+        data.append(contentsOf: pixels)
+        return data
+    }
 }

@@ -152,6 +152,15 @@ public final class MotionDetector {
     public var foreground: GrayImage { GrayImage(width: width, height: height, pixels: Array(mask.prefix(width * height))) }
     /// The last core mask (foreground that is neither shadow-like nor glow-like).
     public var coreForeground: GrayImage { GrayImage(width: width, height: height, pixels: Array(core.prefix(width * height))) }
+    /// The last frame's masks in one picture at analysis resolution, for engineers tuning the detector
+    /// (`roadwatch track --masks`): 255 where a pixel decides boxes (core), 96 where it only joins a blob's parts
+    /// (shadow, glow, or filled in by closing), 0 elsewhere.
+    public var maskPicture: GrayImage {
+        let n = width * height
+        var out = [UInt8](repeating: 0, count: n)
+        for i in 0..<n where mask[i] != 0 || core[i] != 0 { out[i] = core[i] & 1 != 0 ? 255 : 96 }
+        return GrayImage(width: width, height: height, pixels: out)
+    }
 
     /// Detections in an analysis image (already shrunk by `factor`), scaled back by `factor`.
     public func detect(_ image: GrayImage, pts: Double) -> [Detection] {
@@ -578,6 +587,8 @@ public final class MotionDetector {
 /// Detections come out in frame order, a warm-up's worth late.
 public final class LookaheadDetector {
     public let detector: MotionDetector
+    /// Called after each frame's detection with the detector in that frame's state (for its mask pictures).
+    public var inspect: ((FrameTime, MotionDetector) -> Void)?
     private var pending: [(image: GrayImage, time: FrameTime)] = []
     private var primed = false
 
@@ -588,7 +599,7 @@ public final class LookaheadDetector {
     /// Takes one frame; returns the detections of every frame now ready, in order (none during the warm-up).
     public func push(_ frame: VideoFrame) -> [FrameDetections] {
         let time = FrameTime(index: frame.index, pts: frame.pts)
-        if primed { return [detector.detect(frame)] }
+        if primed { return [detect(detector.analysisImage(frame), time)] }
         pending.append((detector.analysisImage(frame), time))
         guard let first = pending.first, frame.pts - first.time.pts >= detector.options.warmupSeconds else { return [] }
         return release()
@@ -599,11 +610,17 @@ public final class LookaheadDetector {
         primed ? [] : release()
     }
 
+    private func detect(_ image: GrayImage, _ time: FrameTime) -> FrameDetections {
+        let found = detector.detect(image, time: time)
+        inspect?(time, detector)
+        return found
+    }
+
     private func release() -> [FrameDetections] {
         guard !pending.isEmpty else { return [] }
         detector.prime(with: pending.map(\.image))
         primed = true
-        let out = pending.map { detector.detect($0.image, time: $0.time) }
+        let out = pending.map { detect($0.image, $0.time) }
         pending = []
         return out
     }

@@ -71,9 +71,11 @@ public struct StageRunner: Sendable {
 
     /// `progress` is called with the frames done so far and the frames expected (from the container's index or
     /// duration, when known), from the analysis thread, every 25 frames.
-    /// `detections`, if given, sees each frame's boxes as they go into tracking (for `roadwatch track --write-detections`).
+    /// `detections`, if given, sees each frame's boxes as they go into tracking (for `roadwatch track --write-detections`);
+    /// `inspect`, the motion detector after each frame (for `roadwatch track --masks`).
     public func analyse(path: String, progress: (Int, Int?) -> Void = { _, _ in },
-                        detections: ((FrameDetections) -> Void)? = nil) throws -> InputAnalysis {
+                        detections: ((FrameDetections) -> Void)? = nil,
+                        inspect: ((FrameTime, MotionDetector) -> Void)? = nil) throws -> InputAnalysis {
         let processCPUStart = CPUClock.process()
         let reader = try VideoReader(path: path, options: DecodeOptions(threads: decoderThreads, forAnalysis: config.detection.fastDecode))
         let info = reader.info
@@ -87,6 +89,7 @@ public struct StageRunner: Sendable {
             external = nil
         }
         let detector = LookaheadDetector(options: config.detectorOptions)
+        detector.inspect = inspect
         let tracker = Tracker(options: config.trackerOptions, calibration: config.tracking.groundPlane ? config.calibration : nil, road: config.calibration)
         var lampReader: SignalReader?
         if case .lamps(let lamps)? = config.signal { lampReader = SignalReader(lamps: lamps) }

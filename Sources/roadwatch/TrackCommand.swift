@@ -49,7 +49,12 @@ struct TrackCommand: ParsableCommand {
     @Flag(help: "Also write the detector's boxes as they go into tracking, NAME.detections.csv (MOT, id -1, with their confidence; weak boxes that only continue tracks included).")
     var writeDetections = false
 
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Also write the motion detector's masks in these frames (numbered from 1, as in the MOT files), NAME.mask-FRAME.pgm at the analysis scale: white decides boxes, grey only joins a blob's parts (shadow, glow, closing).", valueName: "frame"))
+    var masks: [Int] = []
+
     func validate() throws {
+        if masks.contains(where: { $0 < 1 }) { throw ValidationError("--masks: frames are numbered from 1, as in the MOT files") }
+        if !masks.isEmpty && detections != nil { throw ValidationError("--masks shows the motion detector's masks; there are none with --detections") }
         if videos.isEmpty { throw ValidationError("give at least one video") }
         if pipelinePath != nil && (!lamps.isEmpty || !ignore.isEmpty || detections != nil) {
             throw ValidationError("--lamp, --ignore and --detections are set in the pipeline file (signal.lamps, detection.ignore, detection.external_file)")
@@ -130,12 +135,30 @@ struct TrackCommand: ParsableCommand {
         if failed > 0 { throw ExitStatus.someInputsFailed }
     }
 
+    /// The first mask picture that could not be written, to fail its video once the analysis is done.
+    final class MaskFailure { var error: Error? }
+
+    /// Writes the detector's mask picture for the frames asked for with --masks (nil when none are).
+    func maskWriter(_ video: String, failure: MaskFailure) -> ((FrameTime, MotionDetector) -> Void)? {
+        let wanted = Set(masks)
+        guard !wanted.isEmpty else { return nil }
+        return { time, detector in
+            guard wanted.contains(time.index + 1), failure.error == nil else { return }
+            let path = outputPath(video, "mask-\(time.index + 1).pgm")
+            do { try detector.maskPicture.pgm.write(to: URL(fileURLWithPath: path)) } catch {
+                failure.error = ValidationError("\(path): cannot write: \(error.localizedDescription)")
+            }
+        }
+    }
+
     /// With a pipeline file: the stage runner's analysis (the same stages and settings as a run), without the rules.
     func pipelineStages(_ config: PipelineConfig) -> (String) throws -> Stages {
         { video in
             var boxes: [FrameDetections] = []
+            let failure = MaskFailure()
             let analysis = try StageRunner(config: config, decoderThreads: threads, clipEncoder: nil)
-                .analyse(path: video, detections: writeDetections ? { boxes.append($0) } : nil)
+                .analyse(path: video, detections: writeDetections ? { boxes.append($0) } : nil, inspect: maskWriter(video, failure: failure))
+            if let error = failure.error { throw error }
             return Stages(frames: analysis.frames, detections: analysis.stages.first { $0.stage == "detection" }?.output ?? 0,
                           tracks: analysis.tracks, boxes: boxes, timeline: analysis.timeline, warnings: analysis.warnings, calibration: config.calibration)
         }
@@ -155,6 +178,8 @@ struct TrackCommand: ParsableCommand {
         return { video in
             let reader = try VideoReader(path: video, options: DecodeOptions(threads: threads))
             let detector = LookaheadDetector(options: options)
+            let failure = MaskFailure()
+            detector.inspect = maskWriter(video, failure: failure)
             let tracker = Tracker()
             let signal = lampRegions.isEmpty ? nil : SignalReader(lamps: lampRegions)
             var frames = 0
@@ -171,6 +196,7 @@ struct TrackCommand: ParsableCommand {
                 frames += 1
             }
             if external == nil { for found in detector.finish() { track(found) } }
+            if let error = failure.error { throw error }
             let tracks = tracker.finish()
             return Stages(frames: frames, detections: tracker.detectionsIn, tracks: tracks, boxes: boxes, timeline: signal?.timeline(), warnings: reader.warnings,
                           calibration: nil)

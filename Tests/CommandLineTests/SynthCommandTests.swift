@@ -189,7 +189,7 @@ struct TrackCommandTests {
             let tracks = try Data(contentsOf: dir.appendingPathComponent("track/piece-01.tracks.csv"))
             #expect(!tracks.isEmpty && tracks == expected, "track and run must give the same tracks")
             // The detector's boxes on request: as many as it reported, in the picture, confident and weak; the tracks unchanged.
-            let withBoxes = try CLI.run(["track", pipeline, piece, "--out", dir.appendingPathComponent("boxes").path, "--write-detections"])
+            let withBoxes = try CLI.run(["track", pipeline, piece, "--out", dir.appendingPathComponent("boxes").path, "--write-detections", "--masks", "100", "180"])
             #expect(withBoxes.status == 0, "\(withBoxes.stderr)")
             #expect(try Data(contentsOf: dir.appendingPathComponent("boxes/piece-01.tracks.csv")) == expected)
             let boxes = try MOTFile.read(dir.appendingPathComponent("boxes/piece-01.detections.csv").path)
@@ -197,6 +197,27 @@ struct TrackCommandTests {
             #expect(boxes.count > 500 && boxes.allSatisfy { $0.id == -1 && $0.box.x >= 0 && $0.box.maxX <= 1280 && $0.box.y >= 0 && $0.box.maxY <= 720 })
             #expect(boxes.contains { $0.confidence < Detection.weakConfidence } && boxes.contains { $0.confidence >= Detection.weakConfidence })
             #expect(boxes.map(\.frame) == boxes.map(\.frame).sorted() && boxes.first!.frame >= 1 && boxes.last!.frame <= 250)
+            // The masks asked for, at the analysis scale (1280 / 6 wide): every confident box of the frame holds pixels
+            // that decide boxes (255); joining pixels are 96; nothing else.
+            for frame in [100, 180] {
+                let pgm = try Data(contentsOf: dir.appendingPathComponent("boxes/piece-01.mask-\(frame).pgm"))
+                let header = Data("P5\n213 120\n255\n".utf8)
+                try #require(pgm.count == header.count + 213 * 120 && pgm.prefix(header.count) == header)
+                let pixels = [UInt8](pgm.dropFirst(header.count))
+                #expect(Set(pixels).isSubset(of: [0, 96, 255]) && pixels.contains(255))
+                let confident = boxes.filter { $0.frame == frame && $0.confidence >= Detection.weakConfidence }
+                #expect(!confident.isEmpty)
+                for row in confident {
+                    let b = row.box
+                    let rows = Int(b.y) / 6..<Int(b.maxY) / 6, columns = Int(b.x) / 6..<Int(b.maxX) / 6
+                    var inside = false
+                    for y in rows { for x in columns where pixels[y * 213 + x] == 255 { inside = true } }
+                    #expect(inside, "no deciding pixel inside \(b) in frame \(frame)")
+                }
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("boxes").path).filter { $0.hasSuffix(".pgm") }.count == 2)
+            let zero = try CLI.run(["track", pipeline, piece, "--out", dir.path, "--masks", "0"])
+            #expect(zero.status == 64 && zero.stderr.contains("frames are numbered from 1"), "\(zero.stderr)")
             // The piece starts at 15 s, in red (8.98-20.98 s in the sample), and sees green at 20.98 s: 5.98 s in.
             let signal = try String(contentsOf: dir.appendingPathComponent("track/piece-01.signal.csv"), encoding: .utf8)
             let rows = signal.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
