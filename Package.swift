@@ -28,8 +28,9 @@ let package = Package(
         .target(name: "TrafficModel"),
         // Renders sample footage of roadside scenes with exact ground truth.
         .target(name: "SceneSynth", dependencies: ["TrafficModel", "VideoIO", "Yams"]),
-        // Motion detector and signal-lamp reader over luma planes.
-        .target(name: "Detection", dependencies: ["TrafficModel", "VideoIO"]),
+        // Motion detector and signal-lamp reader over luma planes. Optimised in debug builds too: the tests run the
+        // samples through it end to end, and unoptimised its per-pixel loops took most of the test run.
+        .target(name: "Detection", dependencies: ["TrafficModel", "VideoIO"], swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         // The multi-object tracker.
         .target(name: "Tracking", dependencies: ["TrafficModel"]),
         // The optimised core: speed and red-light rules over columnar tracks, deduplication.
