@@ -117,8 +117,7 @@ struct BadFootageTests {
             try Self.goodClip(folder.appendingPathComponent("good-b.mp4").path, from: 200)
             // A quick pipeline: the junction's, analysed at 160 px.
             let pipeline = dir.appendingPathComponent("quick.yaml").path
-            try (String(contentsOfFile: packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, encoding: .utf8)
-                .replacingOccurrences(of: "detection:\n", with: "detection:\n  analysis_width: 160\n")).write(toFile: pipeline, atomically: true, encoding: .utf8)
+            try quickJunctionPipeline(width: 160).write(toFile: pipeline, atomically: true, encoding: .utf8)
 
             let out = dir.appendingPathComponent("out").path
             let result = try CLI.run(["run", pipeline, folder.path, "--out", out, "--jobs", "2", "--no-evidence", "--plain"])

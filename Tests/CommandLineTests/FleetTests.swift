@@ -249,8 +249,7 @@ struct FleetEndToEndTests {
             try FileManager.default.createDirectory(at: footage, withIntermediateDirectories: true)
             try KillResumeTests.pieces(into: footage, ranges: (0..<12).map { $0 * 50 ..< $0 * 50 + 150 })
             let pipeline = dir.appendingPathComponent("junction.yaml").path
-            try (String(contentsOfFile: packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, encoding: .utf8)
-                .replacingOccurrences(of: "detection:\n", with: "detection:\n  analysis_width: 240\n")).write(toFile: pipeline, atomically: true, encoding: .utf8)
+            try quickJunctionPipeline(width: 240).write(toFile: pipeline, atomically: true, encoding: .utf8)
             let files = try FileManager.default.contentsOfDirectory(atPath: footage.path).sorted().map { footage.appendingPathComponent($0).path }
             #expect(files.count == 12)
 

@@ -31,8 +31,7 @@ struct KillResumeTests {
         try FileManager.default.createDirectory(at: footage, withIntermediateDirectories: true)
         try pieces(into: footage)
         let pipeline = dir.appendingPathComponent("junction.yaml").path
-        try (String(contentsOfFile: packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, encoding: .utf8)
-            .replacingOccurrences(of: "detection:\n", with: "detection:\n  analysis_width: 240\n")).write(toFile: pipeline, atomically: true, encoding: .utf8)
+        try quickJunctionPipeline(width: 240).write(toFile: pipeline, atomically: true, encoding: .utf8)
         return (footage, pipeline)
     }
 

@@ -50,6 +50,18 @@ let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent
 let footageRoot: URL = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/footage")
 let footageAvailable = FileManager.default.fileExists(atPath: footageRoot.appendingPathComponent("README.md").path)
 
+/// The sample junction's pipeline analysed at `width` px (quicker than its 640), with the default smallest blob: for
+/// tests of what the stages do, not of their accuracy.
+func quickJunctionPipeline(width: Int) throws -> String {
+    let text = try String(contentsOfFile: packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, encoding: .utf8)
+    let quick = text.replacingOccurrences(of: "analysis_width: 640", with: "analysis_width: \(width)")
+        .replacingOccurrences(of: "min_area_px: 45", with: "min_area_px: 20")
+    guard quick.contains("analysis_width: \(width)") && quick.contains("min_area_px: 20") else {
+        throw CocoaError(.fileReadCorruptFile, userInfo: [NSLocalizedDescriptionKey: "sample-junction.yaml no longer sets analysis_width: 640 and min_area_px: 45"])
+    }
+    return quick
+}
+
 func withTemporaryDirectory<R>(_ body: (URL) throws -> R) throws -> R {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("roadwatch-cli-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

@@ -177,8 +177,7 @@ struct TrackCommandTests {
             try KillResumeTests.pieces(into: footage, ranges: [375..<625])
             let piece = footage.appendingPathComponent("piece-01.mp4").path
             let pipeline = dir.appendingPathComponent("junction.yaml").path
-            try String(contentsOfFile: packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, encoding: .utf8)
-                .replacingOccurrences(of: "detection:\n", with: "detection:\n  analysis_width: 240\n").write(toFile: pipeline, atomically: true, encoding: .utf8)
+            try quickJunctionPipeline(width: 240).write(toFile: pipeline, atomically: true, encoding: .utf8)
             let tracked = try CLI.run(["track", pipeline, piece, "--out", dir.appendingPathComponent("track").path])
             #expect(tracked.status == 0, "\(tracked.stderr)")
             #expect(tracked.stdout.contains("piece-01: 250 frames"), "\(tracked.stdout)")

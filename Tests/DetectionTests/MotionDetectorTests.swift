@@ -270,6 +270,19 @@ struct SideBySideTests {
         #expect(boxes(blocks: cars, shadow: shadow, calibration: try tenPixelsPerMetre(down: 0.25)).count == 1)
     }
 
+    @Test("a motorcycle joined to the truck beside it by its shadow is cut free; a car's own shadow beside it is not a vehicle")
+    func motorcycleBesideTruck() throws {
+        // A 0.7 m motorcycle, its shadow running 0.4 m along the road's surface to a 2.5 m truck: 3.6 m of blob. No
+        // cut in the shadow leaves the 1.2 m a side the cut needed until 2026-11-27 (the day junction's motorcycle 13).
+        let alongTheRoad = try tenPixelsPerMetre(down: 0.25)
+        let motorcycle = (x: 100...106, y: 150...175), truck = (x: 111...135, y: 120...175), shadow = (x: 107...110, y: 172...175)
+        let cut = boxes(blocks: [motorcycle, truck], shadow: [shadow], calibration: alongTheRoad)
+        #expect(cut == [Box(x: 100, y: 150, width: 7, height: 26), Box(x: 111, y: 120, width: 25, height: 56)], "\(cut)")
+        // A car with its shadow 2.3 m beside it, 4.1 m in all: the shadow's columns are no valley, so one blob.
+        let car = boxes(blocks: [(x: 100...117, y: 150...175)], shadow: [(x: 118...140, y: 165...175)], calibration: alongTheRoad)
+        #expect(car.count == 1, "\(car)")
+    }
+
     @Test("one vehicle as wide as two is not cut: no empty column in it")
     func wideTruck() throws {
         #expect(boxes(blocks: [(x: 100...152, y: 150...175)], calibration: try tenPixelsPerMetre(down: 0.25)) == [Box(x: 100, y: 150, width: 53, height: 26)])
