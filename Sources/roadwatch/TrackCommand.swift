@@ -152,8 +152,11 @@ struct TrackCommand: ParsableCommand {
     }
 
     /// With a pipeline file: the stage runner's analysis (the same stages and settings as a run), without the rules.
-    func pipelineStages(_ config: PipelineConfig) -> (String) throws -> Stages {
-        { video in
+    func pipelineStages(_ config: PipelineConfig) throws -> (String) throws -> Stages {
+        if !masks.isEmpty, let file = config.detection.externalFile {
+            throw ValidationError("--masks shows the motion detector's masks; this pipeline takes its boxes from \(file) (detection.source: external)")
+        }
+        return { video in
             var boxes: [FrameDetections] = []
             let failure = MaskFailure()
             let analysis = try StageRunner(config: config, decoderThreads: threads, clipEncoder: nil)

@@ -217,6 +217,17 @@ struct TrackCommandTests {
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("boxes").path).filter { $0.hasSuffix(".pgm") }.count == 2)
             let zero = try CLI.run(["track", pipeline, piece, "--out", dir.path, "--masks", "0"])
             #expect(zero.status == 64 && zero.stderr.contains("frames are numbered from 1"), "\(zero.stderr)")
+            // A pipeline whose boxes come from another detector has no masks to show: refused, not silently skipped.
+            let external = dir.appendingPathComponent("external.yaml").path
+            try String(contentsOfFile: pipeline, encoding: .utf8)
+                .replacingOccurrences(of: "\ndetection:\n", with: "\ndetection:\n  source: external\n  external_file: \(dir.appendingPathComponent("boxes/piece-01.detections.csv").path)\n")
+                .write(toFile: external, atomically: true, encoding: .utf8)
+            let noMasks = try CLI.run(["track", external, piece, "--out", dir.appendingPathComponent("external").path, "--masks", "100"])
+            #expect(noMasks.status == 64 && noMasks.stderr.contains("detection.source: external"), "\(noMasks.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("external/piece-01.mask-100.pgm").path))
+            // Without --masks the same pipeline runs on those boxes.
+            let onBoxes = try CLI.run(["track", external, piece, "--out", dir.appendingPathComponent("external").path])
+            #expect(onBoxes.status == 0, "\(onBoxes.stderr)")
             // The piece starts at 15 s, in red (8.98-20.98 s in the sample), and sees green at 20.98 s: 5.98 s in.
             let signal = try String(contentsOf: dir.appendingPathComponent("track/piece-01.signal.csv"), encoding: .utf8)
             let rows = signal.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
