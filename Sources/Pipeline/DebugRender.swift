@@ -5,7 +5,8 @@ import VideoIO
 
 /// The debug video of `roadwatch render`: every frame with its tracks' boxes and ids, the zone speed of measured
 /// tracks, the signal state, the pipeline's lines, and each violation boxed in red with its rule for two seconds
-/// from the event. Runs the same stages as `run` (analysis, rules), then a second decode to draw.
+/// from the event. Shared boxes (a vehicle inside one blob with others, its box inferred; see `Tracker`) are magenta
+/// and say SHARED. Runs the same stages as `run` (analysis, rules), then a second decode to draw.
 public enum DebugRender {
     public struct Summary: Sendable {
         public var frames: Int
@@ -18,8 +19,8 @@ public enum DebugRender {
         let analysis = try runner.analyse(path: video)
         let (events, _) = runner.applyRules(analysis)
         // Per frame: the boxes of every track, and which belong to a violation shown at that time.
-        var boxes: [Int: [(id: Int, box: Box)]] = [:]
-        for t in analysis.tracks { for p in t.points where !p.coasted { boxes[p.time.index, default: []].append((t.id, p.box)) } }
+        var boxes: [Int: [(id: Int, box: Box, shared: Bool)]] = [:]
+        for t in analysis.tracks { for p in t.points where !p.coasted { boxes[p.time.index, default: []].append((t.id, p.box, p.shared)) } }
         var trackToEvent: [Int: RuleEvent] = [:]
         for e in events { for id in e.tracks { trackToEvent[id] = e } }
 
@@ -37,12 +38,12 @@ public enum DebugRender {
             if let s = config.speeding {
                 for line in [s.entry, s.exit] { picture.drawLine(from: (line.a.x, line.a.y), to: (line.b.x, line.b.y), rgb: (255, 220, 0), thickness: 2) }
             }
-            for (id, box) in boxes[frame.index] ?? [] {
+            for (id, box, shared) in boxes[frame.index] ?? [] {
                 let event = trackToEvent[id]
                 let active = event.map { frame.pts >= $0.pts - 0.2 && frame.pts <= $0.pts + 2 } ?? false
-                let rgb: (UInt8, UInt8, UInt8) = active ? (255, 32, 32) : (40, 220, 255)
+                let rgb: (UInt8, UInt8, UInt8) = active ? (255, 32, 32) : shared ? (230, 80, 230) : (40, 220, 255)
                 picture.stroke(box, rgb: rgb, thickness: active ? 3 : 1)
-                var label = "\(id)"
+                var label = shared ? "\(id) SHARED" : "\(id)"
                 if let e = event, e.rule == .speeding, let v = e.speedKmh { label += String(format: " %.0f KM/H", v) }
                 if active, let e = event { label += e.rule == .redLight ? " RED LIGHT" : " SPEEDING" }
                 picture.draw(text: label, x: Int(box.x), y: max(0, Int(box.y) - 9 * scale), scale: scale, rgb: rgb)

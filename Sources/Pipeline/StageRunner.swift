@@ -131,7 +131,7 @@ public struct StageRunner: Sendable {
             }
             boxesKept += found.detections.count
             detections?(found)
-            tracker.update(found)
+            tracker.update(found, feeding: external == nil ? detector.detector : nil)
         }
         defer { queue.cancel() }
         while true {
@@ -319,4 +319,15 @@ final class LockedBox<T>: @unchecked Sendable {
         set { lock.lock(); stored = newValue; lock.unlock() }
     }
     func mutate<R>(_ body: (inout T) -> R) -> R { lock.lock(); defer { lock.unlock() }; return body(&stored) }
+}
+
+extension Tracker {
+    /// Tracks one frame's detections, then tells the motion detector that found them where the tracked vehicles are
+    /// for the frames that follow (`MotionDetector.hold(_:apart:)`): the one path from tracking back to detection.
+    @discardableResult
+    public func update(_ found: FrameDetections, feeding detector: MotionDetector?) -> [(id: Int, box: Box)] {
+        let tracked = update(found)
+        detector?.hold(tracked.map(\.box), apart: seenApart)
+        return tracked
+    }
 }

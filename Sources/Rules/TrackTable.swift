@@ -1,7 +1,7 @@
 import TrafficModel
 
 /// Tracks in columns: one flat array per quantity, a track being the range `starts[k] ..< starts[k + 1]`. Observed
-/// points only (coasted predictions are not evidence). The ground positions of each box's bottom centre (where a
+/// points only (coasted predictions and shared boxes are not evidence). The ground positions of each box's bottom centre (where a
 /// vehicle meets the road) and of its top centre projected onto the ground are computed once, here, for every rule.
 public struct TrackTable: Sendable {
     public private(set) var ids: [Int] = []
@@ -51,7 +51,7 @@ public struct TrackTable: Sendable {
                 for track in tracks {
                     let before = n
                     track.points.withUnsafeBufferPointer { points in
-                        for p in points where !p.coasted {
+                        for p in points where p.isEvidence {
                             let b = p.box
                             let u = b.x + b.width * 0.5, vb = b.y + b.height, vt = b.y
                             let wb = h6 * u + h7 * vb + h8, wt = h6 * u + h7 * vt + h8

@@ -23,6 +23,13 @@ public struct TrackerOptions: Sendable, Equatable {
     public var groundInitialSpeed = 30.0
     /// With the road's calibration, pieces are not gathered into a box wider on the road than this (metres).
     public var maximumVehicleWidthM = 3.2
+    /// A blob holding several tracks' vehicles is shared among the tracks confidently seen within this time (see
+    /// `Tracker.shares`), in seconds; a shared box counts as a sighting, so tracks live on in a queue's one blob.
+    public var shareSeconds = 0.2
+    /// ... and seen alone at least this many times (2 s at 25 fps): a track that a speck, a shadow or a piece of a
+    /// vehicle confirmed does not live on in another vehicle's blob, nor divide it (`seenApart`). Chosen on the six
+    /// scenes (docs/accuracy.md): at 10 and 25 the shaking camera's tracks swapped vehicles inside blobs.
+    public var shareMinimumSightings = 50
     public init() {}
 }
 
@@ -76,6 +83,8 @@ public final class Tracker {
         var w: AxisFilter, h: AxisFilter
         var onGround: Bool
         var hits: Int
+        /// Matched frames in which the vehicle was seen alone (not `shared`).
+        var seenAlone: Int
         /// When a confident detection last matched: weak ones keep the position up to date, not the track alive.
         var lastSeen: Double
         var points: [TrackPoint]
@@ -195,11 +204,17 @@ public final class Tracker {
         let (detections, fromLamps) = gathered(frame.detections, lamps: frame.lamps, predicted: predicted)
         let lampMade = (detections.count - fromLamps)..<detections.count
         var matchedTrack = Set<Int>(), matchedDetection = Set<Int>()
+        for share in shares(of: detections, excluding: lampMade, predicted: predicted) {
+            matchedTrack.insert(share.track)
+            matchedDetection.insert(share.detection)
+            correct(&live[share.track], with: Detection(box: share.box, confidence: detections[share.detection].confidence),
+                    time: frame.time, shared: true)
+        }
         // Two passes (ByteTrack): confident detections against every track, then the weak ones against the confirmed
         // tracks still unmatched (tentative tracks take confident ones only). Weak detections never start a track.
         let strong = detections.indices.filter { !detections[$0].isWeak }
         let weak = detections.indices.filter { detections[$0].isWeak }
-        for (pass, confirmedOnly) in [(strong, false), (weak, true)] {
+        for (pass, confirmedOnly) in [(strong.filter { !matchedDetection.contains($0) }, false), (weak, true)] {
             let tracks = live.indices.filter { !matchedTrack.contains($0) && (!confirmedOnly || live[$0].confirmed) }
             guard !tracks.isEmpty && !pass.isEmpty else { continue }
             let forbidden = 1e6
@@ -241,7 +256,7 @@ public final class Tracker {
             let speed = m.onGround ? options.groundInitialSpeed * options.groundInitialSpeed : nil
             live.append(Live(id: 0, px: AxisFilter(m.x, variance: m.rx, velocityVariance: speed), py: AxisFilter(m.y, variance: m.ry, velocityVariance: speed),
                              w: AxisFilter(m.w, variance: m.rSize), h: AxisFilter(m.h, variance: m.rSize), onGround: m.onGround,
-                             hits: 1, lastSeen: t, points: [TrackPoint(time: frame.time, box: b, coasted: false)], confirmed: false, lamp: nil))
+                             hits: 1, seenAlone: 1, lastSeen: t, points: [TrackPoint(time: frame.time, box: b, coasted: false)], confirmed: false, lamp: nil))
             tracksStarted += 1
         }
         for k in live.indices where !live[k].confirmed && live[k].hits >= options.confirmHits {
@@ -305,6 +320,56 @@ public final class Tracker {
         return (kept + unions + fromLamps, fromLamps.count)
     }
 
+    /// The last boxes of the tracks that may share a blob (see `shares`): for a detector that divides a blob among
+    /// them before the tracker has to (`MotionDetector.hold(_:apart:)`).
+    public var seenApart: [Box] {
+        guard let now = lastPTS else { return [] }
+        return live.filter { $0.seenAlone >= options.shareMinimumSightings && now - $0.lastSeen <= options.shareSeconds }
+            .map { $0.points.last!.box }.filter { $0.height >= 0.5 * $0.width }
+    }
+
+    /// Vehicles that the tracks saw apart and that now make one blob (cars queued nose to tail in a lane, one above
+    /// the other in the picture; vehicles in neighbouring lanes, diagonal to each other): a confident detection that
+    /// holds (`Box.holdsApart`) the predicted boxes of two or more tracks seen alone `shareMinimumSightings` times and
+    /// confidently in the last `shareSeconds`, whose boxes are at least half as tall as wide (a whole vehicle, not the
+    /// strip of a lower body that comes and goes; the red-light rule asks the same), is shared among them rather than
+    /// taken by one track while the others coast and end. Each track's box is its prediction moved (and
+    /// cut where it is larger) to lie inside the blob, and the blob's edges place the outer vehicles (`snap`). The boxes
+    /// are inferred, not seen: they keep the tracks alive and in place, and their points are marked `shared`, which
+    /// the rules do not take as evidence. Returns, per share, the track, the detection and the box.
+    private func shares(of detections: [Detection], excluding lampMade: Range<Int>, predicted: [Box]) -> [(track: Int, detection: Int, box: Box)] {
+        guard let now = lastPTS else { return [] }
+        var taken = Set<Int>(), result: [(track: Int, detection: Int, box: Box)] = []
+        for j in detections.indices where !detections[j].isWeak && !lampMade.contains(j) {
+            let d = detections[j].box
+            let candidates = live.indices.filter { k in
+                let p = predicted[k]
+                return live[k].seenAlone >= options.shareMinimumSightings && !taken.contains(k) && now - live[k].lastSeen <= options.shareSeconds
+                    && p.height >= 0.5 * p.width
+            }
+            guard let held = d.holdsApart(candidates.map { predicted[$0] }) else { continue }
+            let holders = held.map { candidates[$0] }
+            var boxes = holders.map { predicted[$0].moved(into: d) }
+            snap(&boxes, to: d)
+            for (k, box) in zip(holders, boxes) {
+                taken.insert(k)
+                result.append((k, j, box))
+            }
+        }
+        return result
+    }
+
+    /// The blob's edges are its outer vehicles' edges: the box nearest each edge is moved onto it (one nearest both
+    /// edges of an axis spans the blob on that axis).
+    private func snap(_ boxes: inout [Box], to d: Box) {
+        guard let top = boxes.indices.min(by: { boxes[$0].y < boxes[$1].y }),
+              let bottom = boxes.indices.max(by: { boxes[$0].maxY < boxes[$1].maxY }),
+              let left = boxes.indices.min(by: { boxes[$0].x < boxes[$1].x }),
+              let right = boxes.indices.max(by: { boxes[$0].maxX < boxes[$1].maxX }) else { return }
+        if top == bottom { boxes[top].y = d.y; boxes[top].height = d.height } else { boxes[top].y = d.y; boxes[bottom].y = d.maxY - boxes[bottom].height }
+        if left == right { boxes[left].x = d.x; boxes[left].width = d.width } else { boxes[left].x = d.x; boxes[right].x = d.maxX - boxes[right].width }
+    }
+
     /// The lamp nearest where the track's own should be in box `p`: within a quarter of the box's larger side, alike
     /// in size, not taken, and inside none of `hiddenBy` (other vehicles' detections).
     private func lamp(for anchor: Lamp, in p: Box, lamps: [Box], except taken: Set<Int>, hiddenBy others: [Box]) -> Int? {
@@ -338,7 +403,7 @@ public final class Tracker {
         return width > options.maximumVehicleWidthM
     }
 
-    private func correct(_ track: inout Live, with detection: Detection, time: FrameTime) {
+    private func correct(_ track: inout Live, with detection: Detection, time: FrameTime, shared: Bool = false) {
         let b = detection.box
         // A ground track seen where the calibration does not reach keeps its prediction for this frame.
         if let m = measure(b, onGround: track.onGround) {
@@ -348,10 +413,11 @@ public final class Tracker {
             track.h.update(m.h, variance: m.rSize)
         }
         track.hits += 1
+        if !shared { track.seenAlone += 1 }
         if !detection.isWeak { track.lastSeen = time.pts }
         // The measured box, not the filtered one: a constant-velocity filter runs ahead of a vehicle whose image
         // motion slows with distance (measured: 26 px at 50 m on the motorway sample), which biased speeds high.
-        track.points.append(TrackPoint(time: time, box: b, coasted: false))
+        track.points.append(TrackPoint(time: time, box: b, coasted: false, shared: shared))
     }
 
     private func end(_ track: Live) {

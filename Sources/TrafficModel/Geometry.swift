@@ -106,6 +106,25 @@ public struct Box: Sendable, Hashable, NumberArrayCodable, CustomStringConvertib
         return inter / (area + o.area - inter)
     }
     @inlinable public func contains(_ p: Point2) -> Bool { p.x >= x && p.x <= maxX && p.y >= y && p.y <= maxY }
+    /// Which of `vehicles` (boxes of vehicles seen apart) this blob holds, when it holds two or more of them: those at
+    /// least 0.7 inside it, none of them mostly (half) inside another, their union fitting it (IoU 0.5 or more). Nil
+    /// when it holds fewer, or boxes that overlap like pieces of one vehicle. Indices into `vehicles`, in order.
+    public func holdsApart(_ vehicles: [Box]) -> [Int]? {
+        let held = vehicles.indices.filter { vehicles[$0].area > 0 && (vehicles[$0].intersection(self)?.area ?? 0) >= 0.7 * vehicles[$0].area }
+        guard held.count >= 2 else { return nil }
+        for a in held {
+            for b in held where a < b && (vehicles[a].intersection(vehicles[b])?.area ?? 0) >= 0.5 * min(vehicles[a].area, vehicles[b].area) {
+                return nil
+            }
+        }
+        let union = held.dropFirst().reduce(vehicles[held[0]]) { $0.union(vehicles[$1]) }
+        return union.iou(self) >= 0.5 ? held : nil
+    }
+    /// This box moved the least to lie inside `o`, and cut to `o`'s size where it is larger.
+    public func moved(into o: Box) -> Box {
+        let w = min(width, o.width), h = min(height, o.height)
+        return Box(x: min(max(x, o.x), o.maxX - w), y: min(max(y, o.y), o.maxY - h), width: w, height: h)
+    }
     public func clipped(width w: Double, height h: Double) -> Box? { intersection(Box(x: 0, y: 0, width: w, height: h)) }
     public var description: String { "[\(x), \(y), \(width), \(height)]" }
 

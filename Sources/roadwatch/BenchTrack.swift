@@ -44,7 +44,7 @@ struct BenchTrack: ParsableCommand {
                 start = CPUClock.thread()
                 let detections = detector.detect(frame)
                 let middle = CPUClock.thread()
-                tracker.update(detections)
+                tracker.update(detections, feeding: detector)
                 trackSeconds += CPUClock.thread() - middle
                 detectSeconds += middle - start
             }

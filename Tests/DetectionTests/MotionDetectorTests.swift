@@ -283,6 +283,38 @@ struct SideBySideTests {
         #expect(car.count == 1, "\(car)")
     }
 
+    @Test("a blob holding two vehicles the tracker saw apart is divided among them, each part boxed by its own pixels")
+    func dividedByTrackedVehicles() throws {
+        // A motorcycle ahead of a truck in the next lane, diagonal in the picture, joined to it by a strip as dark as
+        // both (the day junction's motorcycle 13 beside the waiting truck 11). No calibration: no cut applies.
+        let w = 480, h = 270
+        let road = GrayImage(width: w, height: h, value: 100)
+        var frame = road
+        let motorcycle = (x: 100...107, y: 100...125), truck = (x: 112...140, y: 110...170), strip = (x: 108...111, y: 122...124)
+        for area in [motorcycle, truck, strip] { for y in area.y { for x in area.x { frame.pixels[y * w + x] = 30 } } }
+        func found(apart: [Box]) -> [Box] {
+            let detector = MotionDetector(options: MotionDetectorOptions())
+            detector.prime(with: Array(repeating: road, count: 12))
+            detector.hold([], apart: apart)
+            var boxes: [Box] = []
+            for k in 0..<3 { boxes = detector.detect(frame, pts: Double(k) * 0.04).map(\.box) }
+            return boxes.sorted { $0.x < $1.x }
+        }
+        let m = Box(x: 100, y: 100, width: 8, height: 26), t = Box(x: 112, y: 110, width: 29, height: 61)
+        #expect(found(apart: []).count == 1)
+        // The tracker's last boxes, a frame behind (two pixels left and down): two detections, on the vehicles (the
+        // strip's pixels go to the nearer box, so each box may hold a little of it).
+        let divided = found(apart: [Box(x: 98, y: 102, width: 8, height: 26), Box(x: 110, y: 112, width: 29, height: 61)])
+        #expect(divided.count == 2, "\(divided)")
+        if divided.count == 2 {
+            #expect(divided[0].iou(m) >= 0.8, "\(divided[0])")
+            #expect(divided[1].iou(t) >= 0.85, "\(divided[1])")
+        }
+        // One tracked box, or two that mostly overlap (pieces of one vehicle), divide nothing.
+        #expect(found(apart: [t]).count == 1)
+        #expect(found(apart: [t, Box(x: 112, y: 110, width: 29, height: 40)]).count == 1)
+    }
+
     @Test("one vehicle as wide as two is not cut: no empty column in it")
     func wideTruck() throws {
         #expect(boxes(blocks: [(x: 100...152, y: 150...175)], calibration: try tenPixelsPerMetre(down: 0.25)) == [Box(x: 100, y: 150, width: 53, height: 26)])

@@ -233,7 +233,7 @@ struct RedLightTableTests {
         #expect(stats.crossedTooSlow == 1)
     }
 
-    @Test("a runner unseen for 0.6 s around the line (coasting through an occlusion) is refused; seen throughout, one record")
+    @Test("a runner unseen for 0.6 s around the line (coasting through an occlusion, or only inside another vehicle's blob) is refused; seen throughout, one record")
     func unseenAtTheLine() throws {
         let site = Site.junction
         let seen = site.track(id: 8, x: 8.75, from: 7, to: 14, front: cruise(50, at: 11, y: 38))
@@ -242,6 +242,12 @@ struct RedLightTableTests {
         let (events, stats) = engine.evaluate(tracks: [unseen], timeline: junctionTimeline)
         #expect(events.isEmpty && stats.crossedUnseen == 1, "\(stats)")
         #expect(engine.evaluate(tracks: [seen], timeline: junctionTimeline).events.count == 1)
+        // The tracker's shared boxes (the car inside one blob with another, its box inferred) are not sightings either.
+        let shared = Track(id: 8, points: seen.points.map { p in
+            TrackPoint(time: p.time, box: p.box, coasted: false, shared: p.time.pts >= 10.6 && p.time.pts <= 11.6)
+        })
+        let (none, sharedStats) = engine.evaluate(tracks: [shared], timeline: junctionTimeline)
+        #expect(none.isEmpty && sharedStats.crossedUnseen == 1, "\(sharedStats)")
     }
 
     @Test("with the minimum speed lowered, the creeping vehicle is flagged: the creep rule is what spares it")

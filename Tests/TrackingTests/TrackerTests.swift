@@ -71,6 +71,61 @@ struct TrackerTests {
         #expect(apart.count == 2)
     }
 
+    /// Two cars in one lane driving up the picture, the near one (B) closing on the far one (A) and falling back; in
+    /// frames 60–99 the detector sees them as one blob (B's roof over A's rear, or a shadow between), their boxes' union.
+    func queued(_ options: TrackerOptions = TrackerOptions()) -> (tracks: [Track], truth: (Int, Int) -> Box) {
+        func truth(_ vehicle: Int, _ f: Int) -> Box {
+            let t = Double(f)
+            return vehicle == 0 ? Box(x: 300, y: 400 - 2 * t, width: 60, height: 50)
+                : Box(x: 296, y: 480 - 2 * t - 0.8 * max(0, 40 - abs(t - 80)), width: 66, height: 56)
+        }
+        let tracker = Tracker(options: options)
+        for f in 0..<140 {
+            let a = truth(0, f), b = truth(1, f)
+            let boxes = (60..<100).contains(f) ? [a.union(b)] : [a, b]
+            tracker.update(FrameDetections(time: FrameTime(index: f, pts: Double(f) / 25), detections: boxes.map { Detection(box: $0, confidence: 1) }))
+        }
+        return (tracker.finish(), truth)
+    }
+
+    /// The least IoU of a track's observed boxes with the vehicle it starts on.
+    func worstIoU(_ track: Track, _ truth: (Int, Int) -> Box) -> Double {
+        let vehicle = truth(0, track.points[0].time.index).iou(track.points[0].box) > 0.5 ? 0 : 1
+        return track.observed.map { truth(vehicle, $0.time.index).iou($0.box) }.min()!
+    }
+
+    @Test("two vehicles seen apart for 2.4 s that make one blob for 1.6 s share it: each track goes on through it, its boxes marked shared")
+    func sharedBlob() throws {
+        let (tracks, truth) = queued()
+        #expect(tracks.count == 2, "\(tracks.map { ($0.id, $0.points.first!.time.index, $0.points.last!.time.index) })")
+        for track in tracks {
+            #expect(track.observed.count == 140)
+            #expect(track.points.filter(\.shared).map(\.time.index) == Array(60..<100))
+            #expect(track.points.filter(\.isEvidence).count == 100)
+            // The track follows one vehicle throughout, its shared boxes on it.
+            #expect(worstIoU(track, truth) > 0.7, "track \(track.id): worst IoU \(worstIoU(track, truth))")
+        }
+        // Without sharing, the tracks take the blob in turns as their own box (or end while the other takes it).
+        var never = TrackerOptions()
+        never.shareMinimumSightings = .max
+        let unshared = queued(never).tracks
+        #expect(unshared.count > 2 || unshared.contains { worstIoU($0, truth) < 0.6 })
+    }
+
+    @Test("a vehicle's pieces followed as two tracks do not share its whole blob: one track takes it")
+    func piecesDoNotShare() {
+        // The roof (60 × 20) and the wheels (56 × 15) of a 60 × 60 car are found apart for 30 frames (two tracks, as in
+        // `pieces`), then the whole car.
+        func car(_ f: Int) -> Box { Box(x: 10 + Double(f) * 4, y: 100, width: 60, height: 60) }
+        let tracks = track(frames: 60) { f in
+            let c = car(f)
+            guard f < 30 else { return [c] }
+            return [Box(x: c.x, y: c.y, width: c.width, height: 20), Box(x: c.x + 2, y: c.maxY - 15, width: c.width - 4, height: 15)]
+        }
+        #expect(tracks.allSatisfy { $0.points.allSatisfy { !$0.shared } })
+        #expect(tracks.contains { t in (30..<60).allSatisfy { f in t.observed.contains { $0.time.index == f && $0.box == car(f) } } })
+    }
+
     @Test("with the road's calibration, pieces are not gathered into a box wider than a vehicle")
     func notWiderThanAVehicle() throws {
         // 10 px per metre across: a track whose box grew over two cars side by side (a 7 m blob), then the two apart.

@@ -68,6 +68,35 @@ struct GeometryTests {
         #expect(String(decoding: data, as: UTF8.self) == "[1,2,3,4]")
         #expect(try JSONDecoder().decode(Point2.self, from: Data("[1.5,2]".utf8)) == Point2(1.5, 2))
     }
+
+    @Test("a blob holds vehicles apart: two or more inside it, none mostly inside another, their union fitting it")
+    func holdsApart() {
+        let blob = Box(x: 0, y: 0, width: 100, height: 60)
+        let car = Box(x: 0, y: 0, width: 50, height: 60), van = Box(x: 52, y: 5, width: 48, height: 55)
+        #expect(blob.holdsApart([car, van]) == [0, 1])
+        // A third box far away is not held; one half out of the blob is not held either.
+        #expect(blob.holdsApart([Box(x: 300, y: 0, width: 20, height: 20), car, van, Box(x: 90, y: 0, width: 20, height: 20)]) == [1, 2])
+        #expect(blob.holdsApart([car]) == nil)
+        // A piece inside the car's box (its roof) with the car: one vehicle, not two.
+        #expect(blob.holdsApart([car, Box(x: 0, y: 0, width: 50, height: 20)]) == nil)
+        // Two small boxes in one corner of a large blob do not explain it.
+        #expect(blob.holdsApart([Box(x: 0, y: 0, width: 20, height: 20), Box(x: 25, y: 0, width: 20, height: 20)]) == nil)
+    }
+
+    @Test("a track point writes `shared` only when set, so track files without shared boxes read and write as before")
+    func sharedPointCoding() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let time = FrameTime(index: 3, pts: 0.12), box = Box(x: 1, y: 2, width: 3, height: 4)
+        let seen = String(decoding: try encoder.encode(TrackPoint(time: time, box: box, coasted: false)), as: UTF8.self)
+        #expect(seen == #"{"box":[1,2,3,4],"coasted":false,"time":{"index":3,"pts":0.12}}"#)
+        let shared = TrackPoint(time: time, box: box, coasted: false, shared: true)
+        #expect(String(decoding: try encoder.encode(shared), as: UTF8.self).contains(#""shared":true"#))
+        #expect(try JSONDecoder().decode(TrackPoint.self, from: encoder.encode(shared)) == shared)
+        let old = try JSONDecoder().decode(TrackPoint.self, from: Data(seen.utf8))
+        #expect(!old.shared && old.isEvidence)
+        #expect(!shared.isEvidence)
+    }
 }
 
 struct PhaseTimelineTests {
