@@ -18,6 +18,18 @@ public struct GrayImage: Sendable, Equatable {
         self.init(width: width, height: height, pixels: [UInt8](repeating: value, count: width * height))
     }
 
+    /// The plane's pixels in columns `x ..< x + width` and rows `y ..< y + height` (inside the plane), unshrunk.
+    public init(cropping plane: PlaneView, x: Int, y: Int, width: Int, height: Int) {
+        precondition(x >= 0 && y >= 0 && width > 0 && height > 0 && x + width <= plane.width && y + height <= plane.height)
+        var out = [UInt8](repeating: 0, count: width * height)
+        out.withUnsafeMutableBufferPointer { dst in
+            for row in 0..<height {
+                (dst.baseAddress! + row * width).update(from: plane.base + (y + row) * plane.stride + x, count: width)
+            }
+        }
+        self.init(width: width, height: height, pixels: out)
+    }
+
     /// The plane shrunk by `factor` in both directions, each pixel the mean of a factor × factor block.
     public init(shrinking plane: PlaneView, by factor: Int) {
         let f = max(1, factor)

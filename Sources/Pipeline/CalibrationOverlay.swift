@@ -4,8 +4,8 @@ import TrafficModel
 import VideoIO
 
 /// The engineer's picture of a pipeline's geometry on a frame of the footage: a 5 m ground grid through the
-/// calibration, the lanes, the stop line, the speed zone, the lamp regions, and each calibration point where it is
-/// marked (cross) and where its ground point maps (circle), with its reprojection error.
+/// calibration, the lanes, the stop line, the speed zone, the lamp regions, the detector's detail region, and each
+/// calibration point where it is marked (cross) and where its ground point maps (circle), with its reprojection error.
 public enum CalibrationOverlay {
     /// Decodes `video` up to `seconds` and draws on that frame; returns the picture and the frame's time.
     public static func render(config: PipelineConfig, video: String, at seconds: Double) throws -> (Picture, Double) {
@@ -78,6 +78,10 @@ public enum CalibrationOverlay {
         }
         // Calibration points: a cross where marked, a box where the ground point maps, and the error in pixels.
         let scale = max(1, picture.width / 640)
+        if let d = config.detection.detailRegion {
+            picture.stroke(d, rgb: (255, 255, 255), thickness: 1)
+            picture.draw(text: "DETAIL", x: Int(d.x) + 2, y: Int(d.maxY) + 2, scale: scale, rgb: (255, 255, 255))
+        }
         for (i, p) in c.points.enumerated() {
             let q = p.image
             picture.drawLine(from: (q.x - 8, q.y), to: (q.x + 8, q.y), rgb: (255, 0, 255), thickness: 2)

@@ -26,6 +26,8 @@ public struct PlacedLine: Sendable, Equatable {
 
 /// A lane's image bounds, with where it was written.
 public struct PlacedArea: Sendable, Equatable {
+    /// What it is, for messages ("polygon", "region").
+    public var noun: String
     public var bounds: Box
     public var line: Int
     public var column: Int
@@ -53,6 +55,8 @@ public struct PipelineConfig: Sendable {
         /// Smaller blobs, in analysis pixels, are not vehicles; they only continue tracks (MotionDetectorOptions.minimumArea).
         public var minimumArea = MotionDetectorOptions().minimumArea
         public var ignore: [Box] = []
+        /// Also analysed unshrunk (MotionDetectorOptions.detailRegion).
+        public var detailRegion: Box?
         public var externalFile: String?
         public var minimumConfidence = 0.0
         /// Decode for analysis without the in-loop deblocking filter (VideoIO `DecodeOptions.forAnalysis`).
@@ -131,6 +135,7 @@ public struct PipelineConfig: Sendable {
         var ignore = detection.ignore
         if case .lamps(let lamps)? = signal { ignore += lamps.map(\.surroundings) }
         o.ignore = ignore
+        o.detailRegion = detection.detailRegion
         return o
     }
 
@@ -147,7 +152,7 @@ public struct PipelineConfig: Sendable {
         }
         for a in placedAreas where a.bounds.clipped(width: Double(width), height: Double(height)) == nil {
             out.append(ConfigDiagnostic(file: path, text: text, line: a.line, column: a.column, keyPath: a.keyPath,
-                                        message: "the polygon lies wholly outside the \(width)x\(height) picture of \(video)"))
+                                        message: "the \(a.noun) lies wholly outside the \(width)x\(height) picture of \(video)"))
         }
         return out
     }
@@ -218,7 +223,7 @@ extension PipelineConfig {
         let inputs = readInputs(r, top["inputs"])
         let calibration = readCalibration(r, r.map(r.required(top, "calibration"), "calibration", keys: ["points"]))
         var placed: [PlacedLine] = []
-        var placedAreas: [(Box, Int, Int, String)] = []
+        var placedAreas: [(Box, Int, Int, String, String)] = []
         // Geometry: a list of points is in the image; {world: [...]} is on the ground (metres), mapped through the calibration.
         func geometry(_ node: Node?, _ p: String, count: ClosedRange<Int>) -> [Point2]? {
             guard let node else { return nil }
@@ -246,7 +251,7 @@ extension PipelineConfig {
                     }
                 } else if let b = Box(bounding: image) {
                     // A lane may run out of the picture, but not lie wholly outside it.
-                    placedAreas.append((b, node.mark?.line ?? 1, node.mark?.column ?? 1, p))
+                    placedAreas.append((b, node.mark?.line ?? 1, node.mark?.column ?? 1, p, "polygon"))
                 }
             }
             guard world else {
@@ -296,7 +301,7 @@ extension PipelineConfig {
         }
 
         var detection = DetectionSettings()
-        if let m = r.map(top["detection"], "detection", keys: ["source", "analysis_width", "sensitivity", "min_vehicle_width_m", "max_vehicle_width_m", "min_area_px", "shadow_background", "ignore", "external_file", "min_confidence", "fast_decode"]) {
+        if let m = r.map(top["detection"], "detection", keys: ["source", "analysis_width", "sensitivity", "min_vehicle_width_m", "max_vehicle_width_m", "min_area_px", "shadow_background", "ignore", "detail_region", "external_file", "min_confidence", "fast_decode"]) {
             if let v = r.bool(m["fast_decode"], m.child("fast_decode")) { detection.fastDecode = v }
             if let v = r.integer(m["analysis_width"], m.child("analysis_width"), 64...3840, unit: "px") { detection.analysisWidth = v }
             if let v = r.number(m["sensitivity"], m.child("sensitivity"), 1...10, unit: "standard deviations") { detection.sensitivity = v }
@@ -314,6 +319,15 @@ extension PipelineConfig {
                         continue
                     }
                     detection.ignore.append(Box(numbers: values))
+                }
+            }
+            if let ns = r.list(m["detail_region"], m.child("detail_region")) {
+                let values = ns.enumerated().compactMap { r.number($1, "\(m.child("detail_region"))[\($0)]", 0...1e5, unit: "px") }
+                if ns.count != 4 || values.count != 4 || values[2] < 16 || values[3] < 16 {
+                    if values.count == ns.count { r.error(m["detail_region"], m.child("detail_region"), "expected a box [x, y, width, height] at least 16 px each way") }
+                } else {
+                    detection.detailRegion = Box(numbers: values)
+                    placedAreas.append((detection.detailRegion!, m["detail_region"]?.mark?.line ?? 1, m["detail_region"]?.mark?.column ?? 1, m.child("detail_region"), "region"))
                 }
             }
             let source = m["source"].flatMap { r.string($0, m.child("source")) } ?? "motion"
@@ -439,7 +453,7 @@ extension PipelineConfig {
         config.dedupWindowSeconds = dedup
         config.evidence = evidence
         config.placedLines = placed
-        config.placedAreas = placedAreas.map { PlacedArea(bounds: $0.0, line: $0.1, column: $0.2, keyPath: $0.3) }
+        config.placedAreas = placedAreas.map { PlacedArea(noun: $0.4, bounds: $0.0, line: $0.1, column: $0.2, keyPath: $0.3) }
         return config
     }
 

@@ -131,7 +131,7 @@ public struct StageRunner: Sendable {
             }
             boxesKept += found.detections.count
             detections?(found)
-            tracker.update(found, feeding: external == nil ? detector.detector : nil)
+            tracker.update(found, feeding: external == nil ? detector : nil)
         }
         defer { queue.cancel() }
         while true {
@@ -325,7 +325,7 @@ extension Tracker {
     /// Tracks one frame's detections, then tells the motion detector that found them where the tracked vehicles are
     /// for the frames that follow (`MotionDetector.hold(_:apart:)`): the one path from tracking back to detection.
     @discardableResult
-    public func update(_ found: FrameDetections, feeding detector: MotionDetector?) -> [(id: Int, box: Box)] {
+    public func update(_ found: FrameDetections, feeding detector: (any FollowsTracks)?) -> [(id: Int, box: Box)] {
         let tracked = update(found)
         detector?.hold(tracked.map(\.box), apart: seenApart)
         return tracked

@@ -189,7 +189,7 @@ struct TrackCommand: ParsableCommand {
             var boxes: [FrameDetections] = []
             func track(_ found: FrameDetections) {
                 if writeDetections { boxes.append(found) }
-                tracker.update(found, feeding: external == nil ? detector.detector : nil)
+                tracker.update(found, feeding: external == nil ? detector : nil)
             }
             while let frame = try reader.nextFrame() {
                 for found in external.map({ [$0.detections(at: FrameTime(index: frame.index, pts: frame.pts))] }) ?? detector.push(frame) {

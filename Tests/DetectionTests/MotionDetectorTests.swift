@@ -320,3 +320,46 @@ struct SideBySideTests {
         #expect(boxes(blocks: [(x: 100...152, y: 150...175)], calibration: try tenPixelsPerMetre(down: 0.25)) == [Box(x: 100, y: 150, width: 53, height: 26)])
     }
 }
+
+struct DetailRegionTests {
+    @Test("the detail region's boxes replace the whole picture's there; boxes at its edge are left to the whole picture")
+    func merged() {
+        let region = Box(x: 500, y: 100, width: 200, height: 100), time = FrameTime(index: 0, pts: 0)
+        // The whole picture: two far cars as one blob inside the region, a car across its lower edge (y 200), a car
+        // well away from it; a lamp inside the region and one outside.
+        let whole = FrameDetections(time: time, detections: [
+            Detection(box: Box(x: 560, y: 140, width: 30, height: 12), confidence: 0.9),
+            Detection(box: Box(x: 600, y: 185, width: 30, height: 30), confidence: 0.9),
+            Detection(box: Box(x: 100, y: 400, width: 80, height: 60), confidence: 0.9),
+        ], lamps: [Box(x: 570, y: 145, width: 2, height: 2), Box(x: 100, y: 420, width: 3, height: 3)])
+        // The region's own detector, in its coordinates: the two far cars apart, the car across the edge cut by it.
+        let detail = FrameDetections(time: time, detections: [
+            Detection(box: Box(x: 60, y: 40, width: 13, height: 12), confidence: 0.8),
+            Detection(box: Box(x: 76, y: 41, width: 14, height: 11), confidence: 0.8),
+            Detection(box: Box(x: 100, y: 85, width: 30, height: 15), confidence: 0.8),
+        ], lamps: [Box(x: 71, y: 46, width: 2, height: 2)])
+        let out = LookaheadDetector.merged(whole, detail, region: region)
+        #expect(out.detections.map(\.box).sorted { ($0.x, $0.y) < ($1.x, $1.y) } == [
+            Box(x: 100, y: 400, width: 80, height: 60), Box(x: 560, y: 140, width: 13, height: 12),
+            Box(x: 576, y: 141, width: 14, height: 11), Box(x: 600, y: 185, width: 30, height: 30),
+        ])
+        #expect(out.lamps == [Box(x: 100, y: 420, width: 3, height: 3), Box(x: 571, y: 146, width: 2, height: 2)])
+        // Without boxes of its own the region changes nothing but its lamps.
+        #expect(LookaheadDetector.merged(whole, FrameDetections(time: time, detections: []), region: region).detections == whole.detections)
+    }
+
+    @Test("a crop is the plane's own pixels, row by row, whatever the row stride")
+    func cropping() {
+        let width = 40, height = 30, stride = 48
+        var bytes = [UInt8](repeating: 0, count: stride * height)
+        func value(_ x: Int, _ y: Int) -> UInt8 { UInt8((x * 7 + y * 3) % 251) }
+        for y in 0..<height { for x in 0..<width { bytes[y * stride + x] = value(x, y) } }
+        let crop = bytes.withUnsafeBufferPointer { b in
+            GrayImage(cropping: PlaneView(base: b.baseAddress!, width: width, height: height, stride: stride), x: 5, y: 7, width: 20, height: 10)
+        }
+        #expect(crop.width == 20 && crop.height == 10)
+        var expected: [UInt8] = []
+        for y in 7..<17 { for x in 5..<25 { expected.append(value(x, y)) } }
+        #expect(crop.pixels == expected)
+    }
+}

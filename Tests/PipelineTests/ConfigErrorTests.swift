@@ -103,6 +103,8 @@ struct ConfigErrorTests {
              message: "300 levels is out of range 0...256 levels", anchor: "shadow_background: 300", at: 19),
         Case(old: "sensitivity: 3.5", new: "sensitivity: 3.5\n  min_area_px: 12.5", keyPath: "detection.min_area_px",
              message: "expected a whole number of px, found 12.5", anchor: "12.5"),
+        Case(old: "sensitivity: 3.5", new: "sensitivity: 3.5\n  detail_region: [560, 140, 170]", keyPath: "detection.detail_region",
+             message: "expected a box [x, y, width, height] at least 16 px each way", anchor: "[560, 140, 170]"),
         Case(old: "confirm_hits: 3", new: "confirm_hits: 2.5", keyPath: "tracking.confirm_hits", message: "expected a whole number of frames, found 2.5", anchor: "2.5"),
         Case(old: "max_coast_s: 1.0", new: "max_coast: 1.0", keyPath: "tracking.max_coast", message: "unknown key 'max_coast'; did you mean 'max_coast_s'?", anchor: "max_coast"),
         Case(old: "max_coast_s: 1.0", new: "max_coast_s: 1.0\n  ground_plane: maybe", keyPath: "tracking.ground_plane", message: "expected true or false, found 'maybe'", anchor: "maybe"),
@@ -205,7 +207,7 @@ struct ConfigErrorTests {
         }
     }
 
-    @Test("lines outside the picture are caught when the video size is known")
+    @Test("lines and regions outside the picture are caught when the video size is known")
     func outsidePicture() throws {
         let text = basePipeline.replacingOccurrences(of: "red: [971.7, 81.7]", with: "red: [1971.7, 81.7]")
         let config = try PipelineConfig.parse(text: text, path: "cam.yaml")
@@ -213,6 +215,15 @@ struct ConfigErrorTests {
         let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("red: [1971.7") }! + 1
         #expect(problems.map(\.headline) == ["cam.yaml:\(line):10: error: signal.lamps.red: point (1971.7, 81.7) is outside the 1280x720 picture of junction.mp4"])
         #expect(try PipelineConfig.parse(text: basePipeline, path: "cam.yaml").checkAgainstPicture(width: 1280, height: 720, video: "junction.mp4").isEmpty)
+        // A detail region off the picture (written for another camera's size) is named too; one inside is fine.
+        let far = basePipeline.replacingOccurrences(of: "sensitivity: 3.5", with: "sensitivity: 3.5\n  detail_region: [1400, 140, 170, 90]")
+        let farLine = far.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("detail_region") }! + 1
+        #expect(try PipelineConfig.parse(text: far, path: "cam.yaml").checkAgainstPicture(width: 1280, height: 720, video: "junction.mp4").map(\.headline)
+                == ["cam.yaml:\(farLine):18: error: detection.detail_region: the region lies wholly outside the 1280x720 picture of junction.mp4"])
+        let inside = basePipeline.replacingOccurrences(of: "sensitivity: 3.5", with: "sensitivity: 3.5\n  detail_region: [560, 140, 170, 90]")
+        let detailed = try PipelineConfig.parse(text: inside, path: "cam.yaml")
+        #expect(detailed.checkAgainstPicture(width: 1280, height: 720, video: "junction.mp4").isEmpty)
+        #expect(detailed.detectorOptions.detailRegion == Box(x: 560, y: 140, width: 170, height: 90))
     }
 }
 
