@@ -324,8 +324,13 @@ public final class Tracker {
     /// them before the tracker has to (`MotionDetector.hold(_:apart:)`).
     public var seenApart: [Box] {
         guard let now = lastPTS else { return [] }
-        return live.filter { $0.seenAlone >= options.shareMinimumSightings && now - $0.lastSeen <= options.shareSeconds }
-            .map { $0.points.last!.box }.filter { $0.height >= 0.5 * $0.width }
+        return live.map { ($0, $0.points.last!.box) }.filter { mayShare($0.0, $0.1, now: now) }.map(\.1)
+    }
+
+    /// A track whose vehicle may share a blob or divide one (`shares`, `seenApart`): seen alone
+    /// `shareMinimumSightings` times and confidently within `shareSeconds`, its box `b` at least half as tall as wide.
+    private func mayShare(_ track: Live, _ b: Box, now: Double) -> Bool {
+        track.seenAlone >= options.shareMinimumSightings && now - track.lastSeen <= options.shareSeconds && b.height >= 0.5 * b.width
     }
 
     /// Vehicles that the tracks saw apart and that now make one blob (cars queued nose to tail in a lane, one above
@@ -342,11 +347,7 @@ public final class Tracker {
         var taken = Set<Int>(), result: [(track: Int, detection: Int, box: Box)] = []
         for j in detections.indices where !detections[j].isWeak && !lampMade.contains(j) {
             let d = detections[j].box
-            let candidates = live.indices.filter { k in
-                let p = predicted[k]
-                return live[k].seenAlone >= options.shareMinimumSightings && !taken.contains(k) && now - live[k].lastSeen <= options.shareSeconds
-                    && p.height >= 0.5 * p.width
-            }
+            let candidates = live.indices.filter { !taken.contains($0) && mayShare(live[$0], predicted[$0], now: now) }
             guard let held = d.holdsApart(candidates.map { predicted[$0] }) else { continue }
             let holders = held.map { candidates[$0] }
             var boxes = holders.map { predicted[$0].moved(into: d) }
