@@ -154,8 +154,21 @@ public struct InputProcessor: Sendable {
     /// Writes under a hidden temporary name and renames into place: a reader never sees half a file.
     public static func writeAtomically(_ data: Data, to target: String) throws {
         do { try data.write(to: URL(fileURLWithPath: target), options: .atomic) } catch {
-            throw PipelineError.output(target, "cannot write: \((error as NSError).localizedDescription)")
+            throw PipelineError.output(target, "cannot write: \(reason(error))")
         }
+    }
+
+    /// The operating system's words for a failed write ("No space left on device"), as the store and the video
+    /// writer give them, where Foundation's error carries them; else Foundation's own description (which says
+    /// "There isn't enough space" for a full disk).
+    static func reason(_ error: any Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        if ns.domain == NSCocoaErrorDomain && ns.code == CocoaError.fileWriteOutOfSpace.rawValue { return String(cString: strerror(ENOSPC)) }
+        return ns.localizedDescription
     }
 }
 

@@ -25,9 +25,7 @@ public enum RunSigning {
         guard let data = FileManager.default.contents(atPath: manifest) else { throw PipelineError.input(manifest, "cannot read") }
         let signature = try key.signature(for: data)
         let target = (runDirectory as NSString).appendingPathComponent(signatureFile)
-        do { try Data((hex(signature) + "\n").utf8).write(to: URL(fileURLWithPath: target), options: .atomic) } catch {
-            throw PipelineError.output(target, "cannot write: \((error as NSError).localizedDescription)")
-        }
+        try InputProcessor.writeAtomically(Data((hex(signature) + "\n").utf8), to: target)
     }
 
     /// Whether `run.json.sig` is a valid signature of `run.json` by the holder of `publicKeyFile`'s key.
