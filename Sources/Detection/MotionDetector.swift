@@ -177,14 +177,20 @@ public final class MotionDetector: FollowsTracks {
         guard width > 0 else { return }
         let f = Double(factor)
         apart = vehicles.map { Box(x: $0.x / f, y: $0.y / f, width: $0.width / f, height: $0.height / f) }
-        heldMask.withUnsafeMutableBufferPointer { m in
-            for i in m.indices { m[i] = 0 }
-            for b in boxes {
-                let y0 = max(0, Int(b.y / f)), y1 = min(height, Int((b.maxY / f).rounded(.up)))
-                let x0 = max(0, Int(b.x / f)), x1 = min(width, Int((b.maxX / f).rounded(.up)))
-                guard y0 < y1, x0 < x1 else { continue }
-                for y in y0..<y1 { for x in x0..<x1 { m[y * width + x] = 255 } }
-            }
+        heldMask.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        fill(&heldMask, under: boxes, with: 255)
+    }
+
+    /// Sets `mask` to `value` under these full-resolution boxes, each clipped to the picture at the analysis scale: a
+    /// box may lie outside a picture smaller than the camera's usual one (found by the damaged-footage corpus: a
+    /// crash on an empty range).
+    private func fill(_ mask: inout [UInt8], under boxes: [Box], with value: UInt8) {
+        let f = Double(factor)
+        for b in boxes {
+            let y0 = max(0, Int(b.y / f)), y1 = min(height, Int((b.maxY / f).rounded(.up)))
+            let x0 = max(0, Int(b.x / f)), x1 = min(width, Int((b.maxX / f).rounded(.up)))
+            guard y0 < y1, x0 < x1 else { continue }
+            for y in y0..<y1 { for x in x0..<x1 { mask[y * width + x] = value } }
         }
     }
 
@@ -455,17 +461,7 @@ public final class MotionDetector: FollowsTracks {
         lampPixels = mask
         heldMask = mask
         ignoreMask = [UInt8](repeating: 0, count: n) + [UInt8](repeating: 1, count: padded - n)
-        for region in options.ignore {
-            // Clipped to the picture: a region may lie outside a picture smaller than the camera's usual one
-            // (found by the damaged-footage corpus: a crash on an empty range).
-            let f = Double(factor)
-            let y0 = max(0, Int(region.y / f)), y1 = min(height, Int((region.maxY / f).rounded(.up)))
-            let x0 = max(0, Int(region.x / f)), x1 = min(width, Int((region.maxX / f).rounded(.up)))
-            guard y0 < y1, x0 < x1 else { continue }
-            for y in y0..<y1 {
-                for x in x0..<x1 { ignoreMask[y * width + x] = 1 }
-            }
-        }
+        fill(&ignoreMask, under: options.ignore, with: 1)
         framesSeen = 0
     }
 
@@ -726,8 +722,8 @@ public final class LookaheadDetector: FollowsTracks {
     public func hold(_ boxes: [Box], apart vehicles: [Box]) {
         detector.hold(boxes, apart: vehicles)
         guard let d = detail else { return }
-        func local(_ b: Box) -> Box { Box(x: b.x - Double(d.x), y: b.y - Double(d.y), width: b.width, height: b.height) }
-        d.detector.hold(boxes.map(local), apart: vehicles.map(local))
+        let dx = -Double(d.x), dy = -Double(d.y)
+        d.detector.hold(boxes.map { $0.offsetBy(dx: dx, dy: dy) }, apart: vehicles.map { $0.offsetBy(dx: dx, dy: dy) })
     }
 
     private func makeDetail(_ region: Box, width: Int, height: Int) -> (detector: MotionDetector, x: Int, y: Int, width: Int, height: Int)? {
@@ -741,7 +737,7 @@ public final class LookaheadDetector: FollowsTracks {
         options.weakArea *= f
         options.darkAreaFactor = f
         let dx = Double(x0), dy = Double(y0)
-        options.ignore = options.ignore.map { Box(x: $0.x - dx, y: $0.y - dy, width: $0.width, height: $0.height) }
+        options.ignore = options.ignore.map { $0.offsetBy(dx: -dx, dy: -dy) }
         options.calibration = options.calibration.flatMap { c in
             try? Calibration(points: c.points.map { CalibrationPoint(image: Point2($0.image.x - dx, $0.image.y - dy), world: $0.world) })
         }
@@ -760,7 +756,7 @@ public final class LookaheadDetector: FollowsTracks {
     /// box; region boxes at the edge (a vehicle partly outside) are left to the whole picture. Lamps: the region's
     /// inside its edge, the whole picture's elsewhere.
     static func merged(_ whole: FrameDetections, _ detail: FrameDetections, region: Box) -> FrameDetections {
-        func global(_ b: Box) -> Box { Box(x: b.x + region.x, y: b.y + region.y, width: b.width, height: b.height) }
+        func global(_ b: Box) -> Box { b.offsetBy(dx: region.x, dy: region.y) }
         let inner = Box(x: region.x + 2, y: region.y + 2, width: region.width - 4, height: region.height - 4)
         let kept = detail.detections.map { Detection(box: global($0.box), confidence: $0.confidence) }
             .filter { inner.contains(Point2($0.box.x, $0.box.y)) && inner.contains(Point2($0.box.maxX, $0.box.maxY)) }

@@ -120,6 +120,8 @@ public struct Box: Sendable, Hashable, NumberArrayCodable, CustomStringConvertib
         let union = held.dropFirst().reduce(vehicles[held[0]]) { $0.union(vehicles[$1]) }
         return union.iou(self) >= 0.5 ? held : nil
     }
+    /// The same box moved by (dx, dy).
+    public func offsetBy(dx: Double, dy: Double) -> Box { Box(x: x + dx, y: y + dy, width: width, height: height) }
     /// This box moved the least to lie inside `o`, and cut to `o`'s size where it is larger.
     public func moved(into o: Box) -> Box {
         let w = min(width, o.width), h = min(height, o.height)
