@@ -54,6 +54,8 @@ public struct PipelineConfig: Sendable {
         public var shadowBackground = MotionDetectorOptions().shadowBackground
         /// Smaller blobs, in analysis pixels, are not vehicles; they only continue tracks (MotionDetectorOptions.minimumArea).
         public var minimumArea = MotionDetectorOptions().minimumArea
+        /// 8-bit levels a pixel must differ from the background by at least (MotionDetectorOptions.minimumDifference).
+        public var minimumDifference = MotionDetectorOptions().minimumDifference
         public var ignore: [Box] = []
         /// Also analysed unshrunk (MotionDetectorOptions.detailRegion).
         public var detailRegion: Box?
@@ -130,6 +132,7 @@ public struct PipelineConfig: Sendable {
         o.sigmas = detection.sensitivity
         o.shadowBackground = detection.shadowBackground
         o.minimumArea = detection.minimumArea
+        o.minimumDifference = detection.minimumDifference
         o.calibration = calibration
         o.maximumVehicleWidthM = detection.maximumVehicleWidthM
         var ignore = detection.ignore
@@ -301,7 +304,7 @@ extension PipelineConfig {
         }
 
         var detection = DetectionSettings()
-        if let m = r.map(top["detection"], "detection", keys: ["source", "analysis_width", "sensitivity", "min_vehicle_width_m", "max_vehicle_width_m", "min_area_px", "shadow_background", "ignore", "detail_region", "external_file", "min_confidence", "fast_decode"]) {
+        if let m = r.map(top["detection"], "detection", keys: ["source", "analysis_width", "sensitivity", "min_vehicle_width_m", "max_vehicle_width_m", "min_area_px", "min_difference", "shadow_background", "ignore", "detail_region", "external_file", "min_confidence", "fast_decode"]) {
             if let v = r.bool(m["fast_decode"], m.child("fast_decode")) { detection.fastDecode = v }
             if let v = r.integer(m["analysis_width"], m.child("analysis_width"), 64...3840, unit: "px") { detection.analysisWidth = v }
             if let v = r.number(m["sensitivity"], m.child("sensitivity"), 1...10, unit: "standard deviations") { detection.sensitivity = v }
@@ -309,6 +312,7 @@ extension PipelineConfig {
             if let v = r.number(m["max_vehicle_width_m"], m.child("max_vehicle_width_m"), 2.5...20, unit: "m") { detection.maximumVehicleWidthM = v }
             if let v = r.number(m["shadow_background"], m.child("shadow_background"), 0...256, unit: "levels") { detection.shadowBackground = v }
             if let v = r.integer(m["min_area_px"], m.child("min_area_px"), 4...100_000, unit: "px") { detection.minimumArea = v }
+            if let v = r.number(m["min_difference"], m.child("min_difference"), 4...64, unit: "levels") { detection.minimumDifference = v }
             if let v = r.number(m["min_confidence"], m.child("min_confidence"), 0...1, unit: "") { detection.minimumConfidence = v }
             if let items = r.list(m["ignore"], m.child("ignore")) {
                 for (i, item) in items.enumerated() {

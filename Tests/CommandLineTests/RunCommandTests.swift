@@ -59,7 +59,7 @@ struct RunCommandTests {
         let file = try #require(try FileManager.default.contentsOfDirectory(atPath: out + "/tracks").first { $0.hasSuffix(".mot.csv") })
         let rows = try TrackRow.load(out + "/tracks/" + file)
         let idf1 = TrackScore.score(tracks: rows, truth: truth).idf1
-        #expect(idf1 >= 0.75, "IDF1 \(idf1)")
+        #expect(idf1 >= 0.80, "IDF1 \(idf1)")
         let far = truth.vehicles.flatMap { v in v.frames.filter { $0.front.y > 88 && $0.box.height >= 10 && $0.visible >= 0.5 } }
         let tracked = far.filter { f in rows.contains { $0.frame == f.frame + 1 && $0.box.iou(f.box) >= 0.5 } }
         #expect(Double(tracked.count) >= 0.68 * Double(far.count), "far boxes tracked: \(tracked.count) of \(far.count)")
@@ -87,6 +87,12 @@ struct RunCommandTests {
             #expect(red.truths == 2)
             #expect(red.falsePositives == 0 && red.duplicates == 0, "false \(red.falsePositives), duplicates \(red.duplicates)")
             #expect(red.recall == 1.0)
+            // Dark cars 12-16 levels under the road, and the far road, tracked: 0.722 with the detector's default
+            // floor of 16 levels and dusk taken as dark, 0.878 measured.
+            let file = try #require(try FileManager.default.contentsOfDirectory(atPath: out + "/tracks").first { $0.hasSuffix(".mot.csv") })
+            let rows = try TrackRow.load(out + "/tracks/" + file)
+            let idf1 = TrackScore.score(tracks: rows, truth: truth).idf1
+            #expect(idf1 >= 0.80, "IDF1 \(idf1)")
         }
     }
 

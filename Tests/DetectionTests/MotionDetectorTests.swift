@@ -209,6 +209,31 @@ func detectAfterPriming(_ frame: GrayImage, road: GrayImage, calibration: Calibr
     return found
 }
 
+struct DifferenceFloorTests {
+    /// The boxes found in a grey car 13 levels under a 100 road (a dark car at dusk differed by 12-16), shown after
+    /// 8 s of the empty road, whose variance has by then learnt its noise (none here: the floor of 2 levels).
+    func found(minimumDifference: Double) -> [Box] {
+        let w = 480, h = 270
+        let road = GrayImage(width: w, height: h, value: 100)
+        var frame = road
+        for y in 150...175 { for x in 200...230 { frame.pixels[y * w + x] = 87 } }
+        var options = MotionDetectorOptions()
+        options.minimumDifference = minimumDifference
+        let detector = MotionDetector(options: options)
+        detector.prime(with: Array(repeating: road, count: 12))
+        for k in 0..<200 { _ = detector.detect(road, pts: Double(k) * 0.04) }
+        var boxes: [Box] = []
+        for k in 200..<203 { boxes = detector.detect(frame, pts: Double(k) * 0.04).map(\.box) }
+        return boxes
+    }
+
+    @Test("a vehicle differing from the road by less than the floor of levels is not found; with a lower floor it is")
+    func floor() {
+        #expect(found(minimumDifference: 16).isEmpty)
+        #expect(found(minimumDifference: 11) == [Box(x: 200, y: 150, width: 31, height: 26)])
+    }
+}
+
 struct LightPairTests {
     /// The pairs' boxes on a dark road at night with lamps (3 × 3, saturated) at these image columns on row 150.
     func pairs(lamps: [Int], calibration: Calibration?) -> [Detection] {
@@ -344,6 +369,11 @@ struct DetailRegionTests {
             Box(x: 576, y: 141, width: 14, height: 11), Box(x: 600, y: 185, width: 30, height: 30),
         ])
         #expect(out.lamps == [Box(x: 100, y: 420, width: 3, height: 3), Box(x: 571, y: 146, width: 2, height: 2)])
+        // A motorcycle across the region's lower edge: the whole picture sees it all, the region its rider above the
+        // edge, clear of it. The whole picture's box stays; the rider's goes.
+        let across = FrameDetections(time: time, detections: [Detection(box: Box(x: 650, y: 180, width: 8, height: 30), confidence: 0.5)])
+        let rider = FrameDetections(time: time, detections: [Detection(box: Box(x: 150, y: 80, width: 8, height: 12), confidence: 0.8)])
+        #expect(LookaheadDetector.merged(across, rider, region: region).detections.map(\.box) == [Box(x: 650, y: 180, width: 8, height: 30)])
         // Without boxes of its own the region changes nothing but its lamps.
         #expect(LookaheadDetector.merged(whole, FrameDetections(time: time, detections: []), region: region).detections == whole.detections)
     }

@@ -101,6 +101,8 @@ struct ConfigErrorTests {
              message: "expected a number in standard deviations, found 'high'", anchor: "high"),
         Case(old: "sensitivity: 3.5", new: "sensitivity: 3.5\n  shadow_background: 300", keyPath: "detection.shadow_background",
              message: "300 levels is out of range 0...256 levels", anchor: "shadow_background: 300", at: 19),
+        Case(old: "sensitivity: 3.5", new: "sensitivity: 3.5\n  min_difference: 2", keyPath: "detection.min_difference",
+             message: "2 levels is out of range 4...64 levels", anchor: "min_difference: 2", at: 16),
         Case(old: "sensitivity: 3.5", new: "sensitivity: 3.5\n  min_area_px: 12.5", keyPath: "detection.min_area_px",
              message: "expected a whole number of px, found 12.5", anchor: "12.5"),
         Case(old: "sensitivity: 3.5", new: "sensitivity: 3.5\n  detail_region: [560, 140, 170]", keyPath: "detection.detail_region",
@@ -189,6 +191,9 @@ struct ConfigErrorTests {
         #expect(config.detectorOptions.minimumArea == 20, "the default smallest blob")
         let area = try PipelineConfig.parse(text: basePipeline.replacingOccurrences(of: "sensitivity: 3.5", with: "sensitivity: 3.5\n  min_area_px: 80"), path: "cam.yaml")
         #expect(area.detectorOptions.minimumArea == 80)
+        #expect(config.detectorOptions.minimumDifference == 16, "the default floor")
+        let floor = try PipelineConfig.parse(text: basePipeline.replacingOccurrences(of: "sensitivity: 3.5", with: "sensitivity: 3.5\n  min_difference: 11"), path: "cam.yaml")
+        #expect(floor.detectorOptions.minimumDifference == 11)
         for file in ["sample-junction.yaml", "sample-junction-night.yaml", "sample-highway.yaml", "TEMPLATE.yaml"] {
             _ = try PipelineConfig.load(path: repositoryRoot + "/Pipelines/" + file)
         }
