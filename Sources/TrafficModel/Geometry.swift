@@ -107,10 +107,16 @@ public struct Box: Sendable, Hashable, NumberArrayCodable, CustomStringConvertib
     }
     @inlinable public func contains(_ p: Point2) -> Bool { p.x >= x && p.x <= maxX && p.y >= y && p.y <= maxY }
     /// Which of `vehicles` (boxes of vehicles seen apart) this blob holds, when it holds two or more of them: those at
-    /// least 0.7 inside it, none of them mostly (half) inside another, their union fitting it (IoU 0.5 or more). Nil
-    /// when it holds fewer, or boxes that overlap like pieces of one vehicle. Indices into `vehicles`, in order.
+    /// least 0.7 inside it, less pieces (a box under a quarter of another's area and mostly, half, inside it: a piece
+    /// of that vehicle tracked on its own), none of the rest mostly inside another, their union fitting it (IoU 0.5 or
+    /// more). Nil when it holds fewer, or boxes that overlap like one vehicle's, or like vehicles one behind the other
+    /// far away. On the shaking junction a strip of truck 11's side, tracked on its own, kept the truck and the car
+    /// queued behind it together for 200 frames, until pieces were left out. Indices into `vehicles`, in order.
     public func holdsApart(_ vehicles: [Box]) -> [Int]? {
-        let held = vehicles.indices.filter { vehicles[$0].area > 0 && (vehicles[$0].intersection(self)?.area ?? 0) >= 0.7 * vehicles[$0].area }
+        let inside = vehicles.indices.filter { vehicles[$0].area > 0 && (vehicles[$0].intersection(self)?.area ?? 0) >= 0.7 * vehicles[$0].area }
+        let held = inside.filter { a in
+            !inside.contains { b in vehicles[a].area < 0.25 * vehicles[b].area && (vehicles[a].intersection(vehicles[b])?.area ?? 0) >= 0.5 * vehicles[a].area }
+        }
         guard held.count >= 2 else { return nil }
         for a in held {
             for b in held where a < b && (vehicles[a].intersection(vehicles[b])?.area ?? 0) >= 0.5 * min(vehicles[a].area, vehicles[b].area) {

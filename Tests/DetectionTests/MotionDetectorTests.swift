@@ -335,6 +335,9 @@ struct SideBySideTests {
             #expect(divided[0].iou(m) >= 0.8, "\(divided[0])")
             #expect(divided[1].iou(t) >= 0.85, "\(divided[1])")
         }
+        // A strip of the truck tracked on its own as well changes nothing: it is a piece of the truck.
+        #expect(found(apart: [Box(x: 98, y: 102, width: 8, height: 26), Box(x: 110, y: 112, width: 29, height: 61),
+                              Box(x: 115, y: 130, width: 6, height: 20)]) == divided)
         // One tracked box, or two that mostly overlap (pieces of one vehicle), divide nothing.
         #expect(found(apart: [t]).count == 1)
         #expect(found(apart: [t, Box(x: 112, y: 110, width: 29, height: 40)]).count == 1)

@@ -69,7 +69,7 @@ struct GeometryTests {
         #expect(try JSONDecoder().decode(Point2.self, from: Data("[1.5,2]".utf8)) == Point2(1.5, 2))
     }
 
-    @Test("a blob holds vehicles apart: two or more inside it, none mostly inside another, their union fitting it")
+    @Test("a blob holds vehicles apart: two or more inside it, none mostly inside another of like size, pieces left out, their union fitting it")
     func holdsApart() {
         let blob = Box(x: 0, y: 0, width: 100, height: 60)
         let car = Box(x: 0, y: 0, width: 50, height: 60), van = Box(x: 52, y: 5, width: 48, height: 55)
@@ -79,6 +79,13 @@ struct GeometryTests {
         #expect(blob.holdsApart([car]) == nil)
         // A piece inside the car's box (its roof) with the car: one vehicle, not two.
         #expect(blob.holdsApart([car, Box(x: 0, y: 0, width: 50, height: 20)]) == nil)
+        // A strip of a truck's side tracked on its own, inside the truck's box, with a car queued behind the truck:
+        // the strip is a piece of the truck, and the blob holds the truck and the car.
+        let tall = Box(x: 0, y: 0, width: 100, height: 160), truck = Box(x: 5, y: 0, width: 90, height: 100)
+        let strip = Box(x: 10, y: 40, width: 12, height: 30), queued = Box(x: 0, y: 100, width: 100, height: 60)
+        #expect(tall.holdsApart([truck, strip, queued]) == [0, 2])
+        // Two boxes alike in size, one mostly inside the other (vehicles one behind the other, far away), still do not.
+        #expect(blob.holdsApart([car, Box(x: 10, y: 10, width: 45, height: 50)]) == nil)
         // Two small boxes in one corner of a large blob do not explain it.
         #expect(blob.holdsApart([Box(x: 0, y: 0, width: 20, height: 20), Box(x: 25, y: 0, width: 20, height: 20)]) == nil)
     }
