@@ -251,6 +251,13 @@ struct LightPairTests {
         #expect(pairs(lamps: [200, 215], calibration: calibration).count == 1)
         #expect(pairs(lamps: [200, 240], calibration: nil).count == 1)
         #expect(pairs(lamps: [200, 240], calibration: calibration).isEmpty)
+        // The box's proportion: 1.1 without the calibration; with it a car's seen at that distance, (1.45 + r) / 1.8
+        // for r the metres per pixel across over those along (0.1 / 0.5 here: far away, the roof foreshortened).
+        let plain = try #require(pairs(lamps: [200, 215], calibration: nil).first).box
+        #expect(abs(plain.height / plain.width - 1.1) < 0.01, "\(plain)")
+        let far = try #require(pairs(lamps: [200, 215], calibration: try tenPixelsPerMetre(down: 0.5)).first).box
+        #expect(abs(far.height / far.width - 1.65 / 1.8) < 0.01, "\(far)")
+        #expect(abs(far.width - plain.width) < 0.01 && abs((far.y + 0.7 * far.height) - (plain.y + 0.7 * plain.height)) < 0.01)
         // The lamp 4 m away is passed over; the next two, 1.6 m apart, are a vehicle.
         let found = pairs(lamps: [200, 240, 256], calibration: calibration)
         #expect(found.count == 1 && found.first.map { $0.box.x > 220 } == true, "\(found)")
