@@ -147,6 +147,20 @@ final class ConfigReader {
         return Array(seq)
     }
 
+    /// An image box `[x, y, width, height]` in pixels, each number in `range`, each side at least `minimumSide`
+    /// (positive when 0): `detection.ignore`'s boxes and `detection.detail_region`. A box of the wrong shape is one
+    /// error at the box, described by `sides`; a number out of range, or not a number, is reported at the number.
+    func imageBox(_ node: Node?, _ path: String, range: ClosedRange<Double>, minimumSide: Double, sides: String) -> Box? {
+        guard let items = list(node, path) else { return nil }
+        let values = items.enumerated().compactMap { number($1, "\(path)[\($0)]", range, unit: "px") }
+        guard values.count == items.count else { return nil }
+        guard values.count == 4, values[2] >= minimumSide, values[3] >= minimumSide, values[2] > 0, values[3] > 0 else {
+            error(node, path, "expected a box [x, y, width, height] \(sides)")
+            return nil
+        }
+        return Box(numbers: values)
+    }
+
     /// `[x, y]`.
     func point(_ node: Node?, _ path: String, range: ClosedRange<Double> = -1e6...1e6) -> Point2? {
         guard let items = list(node, path) else { return nil }

@@ -314,25 +314,14 @@ extension PipelineConfig {
             if let v = r.integer(m["min_area_px"], m.child("min_area_px"), 4...100_000, unit: "px") { detection.minimumArea = v }
             if let v = r.number(m["min_difference"], m.child("min_difference"), 4...64, unit: "levels") { detection.minimumDifference = v }
             if let v = r.number(m["min_confidence"], m.child("min_confidence"), 0...1, unit: "") { detection.minimumConfidence = v }
-            if let items = r.list(m["ignore"], m.child("ignore")) {
-                for (i, item) in items.enumerated() {
-                    guard let ns = r.list(item, "\(m.child("ignore"))[\(i)]") else { continue }
-                    let values = ns.enumerated().compactMap { r.number($1, "\(m.child("ignore"))[\(i)][\($0)]", -1e5...1e5, unit: "px") }
-                    if ns.count != 4 || values.count != 4 || values[2] <= 0 || values[3] <= 0 {
-                        if values.count == ns.count { r.error(item, "\(m.child("ignore"))[\(i)]", "expected a box [x, y, width, height] with a positive size") }
-                        continue
-                    }
-                    detection.ignore.append(Box(numbers: values))
+            for (i, item) in (r.list(m["ignore"], m.child("ignore")) ?? []).enumerated() {
+                if let box = r.imageBox(item, "\(m.child("ignore"))[\(i)]", range: -1e5...1e5, minimumSide: 0, sides: "with a positive size") {
+                    detection.ignore.append(box)
                 }
             }
-            if let ns = r.list(m["detail_region"], m.child("detail_region")) {
-                let values = ns.enumerated().compactMap { r.number($1, "\(m.child("detail_region"))[\($0)]", 0...1e5, unit: "px") }
-                if ns.count != 4 || values.count != 4 || values[2] < 16 || values[3] < 16 {
-                    if values.count == ns.count { r.error(m["detail_region"], m.child("detail_region"), "expected a box [x, y, width, height] at least 16 px each way") }
-                } else {
-                    detection.detailRegion = Box(numbers: values)
-                    placedAreas.append((detection.detailRegion!, m["detail_region"]?.mark?.line ?? 1, m["detail_region"]?.mark?.column ?? 1, m.child("detail_region"), "region"))
-                }
+            if let region = r.imageBox(m["detail_region"], m.child("detail_region"), range: 0...1e5, minimumSide: 16, sides: "at least 16 px each way") {
+                detection.detailRegion = region
+                placedAreas.append((region, m["detail_region"]?.mark?.line ?? 1, m["detail_region"]?.mark?.column ?? 1, m.child("detail_region"), "region"))
             }
             let source = m["source"].flatMap { r.string($0, m.child("source")) } ?? "motion"
             if !["motion", "external"].contains(source) {

@@ -105,6 +105,10 @@ struct ConfigErrorTests {
              message: "2 levels is out of range 4...64 levels", anchor: "min_difference: 2", at: 16),
         Case(old: "sensitivity: 3.5", new: "sensitivity: 3.5\n  min_area_px: 12.5", keyPath: "detection.min_area_px",
              message: "expected a whole number of px, found 12.5", anchor: "12.5"),
+        Case(old: "sensitivity: 3.5", new: "sensitivity: 3.5\n  ignore: [[0, 0, 40, 20], [10, 10, -5, 20]]", keyPath: "detection.ignore[1]",
+             message: "expected a box [x, y, width, height] with a positive size", anchor: "[10, 10, -5, 20]"),
+        Case(old: "sensitivity: 3.5", new: "sensitivity: 3.5\n  ignore: [[0, 0, 40, wide]]", keyPath: "detection.ignore[0][3]",
+             message: "expected a number in px, found 'wide'", anchor: "wide"),
         Case(old: "sensitivity: 3.5", new: "sensitivity: 3.5\n  detail_region: [560, 140, 170]", keyPath: "detection.detail_region",
              message: "expected a box [x, y, width, height] at least 16 px each way", anchor: "[560, 140, 170]"),
         Case(old: "confirm_hits: 3", new: "confirm_hits: 2.5", keyPath: "tracking.confirm_hits", message: "expected a whole number of frames, found 2.5", anchor: "2.5"),
@@ -194,6 +198,9 @@ struct ConfigErrorTests {
         #expect(config.detectorOptions.minimumDifference == 16, "the default floor")
         let floor = try PipelineConfig.parse(text: basePipeline.replacingOccurrences(of: "sensitivity: 3.5", with: "sensitivity: 3.5\n  min_difference: 11"), path: "cam.yaml")
         #expect(floor.detectorOptions.minimumDifference == 11)
+        let boxes = try PipelineConfig.parse(text: basePipeline.replacingOccurrences(of: "sensitivity: 3.5", with: "sensitivity: 3.5\n  ignore: [[0, 0, 40, 20], [-10, 5, 30, 30]]\n  detail_region: [560, 140, 170, 90]"), path: "cam.yaml")
+        #expect(boxes.detection.ignore == [Box(x: 0, y: 0, width: 40, height: 20), Box(x: -10, y: 5, width: 30, height: 30)])
+        #expect(boxes.detection.detailRegion == Box(x: 560, y: 140, width: 170, height: 90))
         for file in ["sample-junction.yaml", "sample-junction-night.yaml", "sample-highway.yaml", "TEMPLATE.yaml"] {
             _ = try PipelineConfig.load(path: repositoryRoot + "/Pipelines/" + file)
         }
