@@ -780,10 +780,10 @@ public final class LookaheadDetector: FollowsTracks {
     /// shrank to the rider for the 6 frames of the crossing, and the unsteady bottom edge lost its speed record).
     /// Lamps: the region's inside its edge, the whole picture's elsewhere.
     static func merged(_ whole: FrameDetections, _ detail: FrameDetections, region: Box) -> FrameDetections {
+        let inner = Box(x: region.x + 2, y: region.y + 2, width: region.width - 4, height: region.height - 4)
         func global(_ b: Box) -> Box { b.offsetBy(dx: region.x, dy: region.y) }
         func inside(_ b: Box) -> Bool { inner.contains(Point2(b.x, b.y)) && inner.contains(Point2(b.maxX, b.maxY)) }
         func overlap(_ a: Box, _ b: Box) -> Bool { (a.intersection(b)?.area ?? 0) >= 0.5 * min(a.area, b.area) }
-        let inner = Box(x: region.x + 2, y: region.y + 2, width: region.width - 4, height: region.height - 4)
         let across = whole.detections.filter { $0.box.intersection(region) != nil && !inside($0.box) }
         let kept = detail.detections.map { Detection(box: global($0.box), confidence: $0.confidence) }
             .filter { k in inside(k.box) && !across.contains { overlap(k.box, $0.box) } }
