@@ -698,9 +698,9 @@ public protocol FollowsTracks: AnyObject {
 /// calibration moved to the region's corner), and its boxes replace the whole picture's there (`merged`). By day its
 /// smallest blob is the whole picture's times the shrink factor f in its own pixels, a blob of 1/f the size in the
 /// picture: at f² (the same size) vehicles beyond 140 m, 4–7 px wide, stayed weak and started no track (day junction
-/// IDF1 0.743; 0.791 at f, 0.771 at 1.5 f). After dark it is f² (night 0.513 at f², 0.495 at f: glare and beams). Its shake test still looks one pixel around, half the whole
-/// picture's reach: at two, small far vehicles lost their edges (day IDF1 0.740 → 0.695) and the shaking scene did no
-/// better (0.587 → 0.568).
+/// IDF1 0.743; 0.791 at f, 0.771 at 1.5 f). After dark it is f² (night 0.513 at f², 0.495 at f: glare and beams).
+/// Its shake test still looks one pixel around, half the whole picture's reach: at two, small far vehicles lost their
+/// edges (day IDF1 0.740 → 0.695) and the shaking scene did no better (0.587 → 0.568).
 public final class LookaheadDetector: FollowsTracks {
     public let detector: MotionDetector
     /// Called after each frame's detection with the detector in that frame's state (for its mask pictures).

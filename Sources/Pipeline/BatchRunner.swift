@@ -126,7 +126,7 @@ public final class BatchRunner: @unchecked Sendable {
                 throw PipelineError.output(dir, "the parent folder \(parentPath) does not exist")
             }
             do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: false) } catch {
-                throw PipelineError.output(dir, "cannot create the output folder: \((error as NSError).localizedDescription)")
+                throw PipelineError.output(dir, "cannot create the output folder: \(InputProcessor.reason(error))")
             }
         }
         let probe = (dir as NSString).appendingPathComponent(".roadwatch-write-test-\(getpid())")
