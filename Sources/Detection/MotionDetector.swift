@@ -233,7 +233,7 @@ public final class MotionDetector: FollowsTracks {
         let f = Double(factor)
         lamps = !dark ? [] : labeler.label(lampPixels, width: width, height: height)
             .filter { $0.pixels >= 2 && $0.width <= 12 && $0.height <= 12 }
-            .map { Box(x: Double($0.minX) * f, y: Double($0.minY) * f, width: Double($0.width) * f, height: Double($0.height) * f) }
+            .map { Box(x: Double($0.minX), y: Double($0.minY), width: Double($0.width), height: Double($0.height)).scaled(by: f) }
         // Shadow and glow pixels join a vehicle's parts into one blob but do not size its box: its core does,
         // the opened core where it is substantial (no edge streaks), else the raw core (small, far vehicles).
         let components: [Component] = labeler.label(mask, core: core, width: width, height: height)
@@ -251,7 +251,7 @@ public final class MotionDetector: FollowsTracks {
                 // Confident: the weak bound plus the box's fill; weak: under it in proportion to the core's size.
                 let confidence = c.corePixels < minimumArea
                     ? Detection.weakConfidence * Double(c.corePixels) / Double(minimumArea) : min(1, Detection.weakConfidence + fill)
-                return Detection(box: Box(x: Double(x0) * f, y: Double(y0) * f, width: Double(w) * f, height: Double(h) * f), confidence: confidence)
+                return Detection(box: Box(x: Double(x0), y: Double(y0), width: Double(w), height: Double(h)).scaled(by: f), confidence: confidence)
             }
         if dark && options.pairLights {
             for pair in lightPairs() {
@@ -420,7 +420,7 @@ public final class MotionDetector: FollowsTracks {
                       best == nil || dx < best!.distance else { continue }
                 let cx = (ax + bx) / 2, cy = (ay + by) / 2
                 let w = 1.5 * (dx + Double(max(a.width, b.width))), h = heightPerWidth(at: Point2(cx * f, cy * f)) * w
-                let box = Box(x: (cx - w / 2) * f, y: (cy - 0.7 * h) * f, width: w * f, height: h * f)
+                let box = Box(x: cx - w / 2, y: cy - 0.7 * h, width: w, height: h).scaled(by: f)
                 if let calibration = options.calibration {
                     guard let spacing = calibration.groundDistance(Point2(ax * f, box.maxY), Point2(bx * f, box.maxY)),
                           options.lampSpacingM.contains(spacing) else { continue }

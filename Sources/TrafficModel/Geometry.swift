@@ -128,6 +128,8 @@ public struct Box: Sendable, Hashable, NumberArrayCodable, CustomStringConvertib
     }
     /// The same box moved by (dx, dy).
     public func offsetBy(dx: Double, dy: Double) -> Box { Box(x: x + dx, y: y + dy, width: width, height: height) }
+    /// The box in pixels `k` times as large (an analysis image's box in the picture it was shrunk from).
+    @inlinable public func scaled(by k: Double) -> Box { Box(x: x * k, y: y * k, width: width * k, height: height * k) }
     /// This box moved the least to lie inside `o`, and cut to `o`'s size where it is larger.
     public func moved(into o: Box) -> Box {
         let w = min(width, o.width), h = min(height, o.height)

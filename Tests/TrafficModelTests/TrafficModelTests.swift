@@ -47,6 +47,10 @@ struct GeometryTests {
         #expect(a.bottomCenter == Point2(5, 10))
         #expect(Box(bounding: [Point2(3, 4), Point2(-1, 9), Point2(2, 2)]) == Box(x: -1, y: 2, width: 4, height: 7))
         #expect(Box(x: -5, y: -5, width: 10, height: 10).clipped(width: 100, height: 100) == Box(x: 0, y: 0, width: 5, height: 5))
+        // An analysis box (shrunk 3 times) in the picture: every edge and the area scale with it.
+        let analysis = Box(x: 7, y: 2.5, width: 4, height: 6), picture = analysis.scaled(by: 3)
+        #expect(picture == Box(x: 21, y: 7.5, width: 12, height: 18))
+        #expect(picture.area == 9 * analysis.area && picture.bottomCenter == Point2(27, 25.5))
     }
 
     @Test func polygons() {
