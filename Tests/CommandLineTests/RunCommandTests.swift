@@ -63,14 +63,19 @@ struct RunCommandTests {
     /// The day junction's tracks (docs/accuracy.md): with the tracker's boxes fed back to the detector, truck 11,
     /// waiting at red and moving off at green, is seen whole in frames 560–639 (its roof and bumper only before, 0 of
     /// 80 frames at IoU 0.5; 80 of 80 measured); with the detail region, 74 % of the true boxes beyond the lanes (88 m,
-    /// at least 10 px tall) are tracked (39 % without it), and IDF1 over the picture is 0.839 (0.605 before both and
-    /// the floor of 11 levels).
+    /// at least 10 px tall) are tracked (39 % without it), and IDF1 over the picture is 0.871 (0.839 before ghosts
+    /// were learnt into the background, 0.605 before those, the detail region and the floor of 11 levels). The
+    /// warm-up's ghost of a far van, road that the median took for the van, made a track that stood on the empty
+    /// road at (658, 166) for frames 137-252; no track box stays there now.
     func dayTracks(_ out: String) throws {
         let truth = try SceneTruth.load(packageRoot.appendingPathComponent("SampleVideo/junction-day.truth.json").path)
         let file = try #require(try FileManager.default.contentsOfDirectory(atPath: out + "/tracks").first { $0.hasSuffix(".mot.csv") })
         let rows = try TrackRow.load(out + "/tracks/" + file)
         let idf1 = TrackScore.score(tracks: rows, truth: truth).idf1
-        #expect(idf1 >= 0.80, "IDF1 \(idf1)")
+        #expect(idf1 >= 0.85, "IDF1 \(idf1)")
+        let ghostSpot = Box(x: 657, y: 165, width: 12, height: 13)
+        let onGhost = rows.filter { (140...250).contains($0.frame) && $0.box.iou(ghostSpot) >= 0.5 }
+        #expect(onGhost.count <= 10, "track boxes on the ghost's spot in frames 140-250: \(onGhost.count)")
         let far = truth.vehicles.flatMap { v in v.frames.filter { $0.front.y > 88 && $0.box.height >= 10 && $0.visible >= 0.5 } }
         let tracked = far.filter { f in rows.contains { $0.frame == f.frame + 1 && $0.box.iou(f.box) >= 0.5 } }
         #expect(Double(tracked.count) >= 0.68 * Double(far.count), "far boxes tracked: \(tracked.count) of \(far.count)")

@@ -234,6 +234,47 @@ struct DifferenceFloorTests {
     }
 }
 
+struct GhostTests {
+    /// A road with a texture of ±4 levels, and a dark vehicle (35, as the far van on the day junction) on it.
+    static let road: GrayImage = {
+        var image = GrayImage(width: 480, height: 270, value: 0)
+        for y in 0..<270 { for x in 0..<480 { image.pixels[y * 480 + x] = UInt8(106 + (x * 7 + y * 13) % 9) } }
+        return image
+    }()
+    static func withVehicle(_ base: GrayImage) -> GrayImage {
+        var image = base
+        for y in 120...144 { for x in 200...229 { image.pixels[y * 480 + x] = 35 } }
+        return image
+    }
+
+    /// The boxes found in each of `frames` showings of `frame`, after the background is started from `warmup`.
+    func found(warmup: GrayImage, frame: GrayImage, frames: Int) -> (boxes: [[Box]], ghosts: Int) {
+        let detector = MotionDetector()
+        detector.prime(with: Array(repeating: warmup, count: 12))
+        let boxes = (0..<frames).map { k in detector.detect(frame, pts: Double(k) * 0.04).map(\.box) }
+        return (boxes, detector.ghostsAbsorbed)
+    }
+
+    @Test("a vehicle that stood through the warm-up and has gone leaves no box: its ghost is learnt at once")
+    func ghostLearnt() {
+        let (boxes, ghosts) = found(warmup: Self.withVehicle(Self.road), frame: Self.road, frames: 50)
+        // The first frame has no last frame to show that the blob stands still: the ghost is a box there only (its
+        // outline matches the road next to it, so the shake test leaves it out).
+        #expect(boxes[0] == [Box(x: 201, y: 121, width: 28, height: 23)])
+        let later = boxes.dropFirst().filter { !$0.isEmpty }.count
+        #expect(later == 0, "\(later) later frames with boxes: \(boxes.enumerated().filter { !$0.element.isEmpty }.map { "\($0.offset): \($0.element)" })")
+        #expect(ghosts == 1)
+    }
+
+    @Test("a vehicle standing on the road (waiting at red) stays found: it stands still too, but differs from the road around it")
+    func standingVehicleKept() {
+        let (boxes, ghosts) = found(warmup: Self.road, frame: Self.withVehicle(Self.road), frames: 100)
+        let found = boxes.filter { $0 == [Box(x: 200, y: 120, width: 30, height: 25)] }.count
+        #expect(found == 100, "found alone and whole in \(found) of 100 frames")
+        #expect(ghosts == 0)
+    }
+}
+
 struct LightPairTests {
     /// The pairs' boxes on a dark road at night with lamps (3 × 3, saturated) at these image columns on row 150.
     func pairs(lamps: [Int], calibration: Calibration?) -> [Detection] {
