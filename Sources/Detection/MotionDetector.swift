@@ -400,8 +400,9 @@ public final class MotionDetector: FollowsTracks {
     /// warm-up (the median keeps it) or long enough to be learnt, and has gone. It is foreground that does not move,
     /// and its outline is an edge of the background, not of the picture: across the blob's border the picture is
     /// the same road inside and out, where a vehicle standing at a red light differs from the road around it. Such a
-    /// blob (standing: its pixels within 2 levels of the last frame on average; its border's contrast in the picture
-    /// under half of that in the background) is learnt into the background at once, and is no detection. On the day
+    /// blob (standing: its pixels within 2 levels of the last frame on average; across its border, two pixels out,
+    /// the background's contrast at least the floor of levels on average and the picture's under half of it) is
+    /// learnt into the background at once, and is no detection. On the day
     /// junction a dark van, far away and slow in the picture, covered one spot for most of the warm-up: the median
     /// there was 35 over a road of 110, and from frame 138 a box stood on the empty road for 4.6 s. By day only:
     /// after dark a vehicle's outline is glow, and one dark body on the dark road differs little from it (the night
@@ -419,7 +420,7 @@ public final class MotionDetector: FollowsTracks {
                 }
             }
             guard count > 0, change < 2 * count else { return false }
-            var picture: Float = 0, learnt: Float = 0
+            var picture: Float = 0, learnt: Float = 0, pairs: Float = 0
             for y in c.minY...c.maxY {
                 for x in c.minX...c.maxX where mask[y * w + x] != 0 {
                     let i = y * w + x
@@ -431,10 +432,11 @@ public final class MotionDetector: FollowsTracks {
                         let j = ny * w + nx
                         picture += abs(Float(cur[i]) - Float(cur[j]))
                         learnt += g * abs(background[i] - background[j])
+                        pairs += 1
                     }
                 }
             }
-            guard picture < 0.5 * learnt else { return false }
+            guard learnt >= Float(options.minimumDifference) * pairs, picture < 0.5 * learnt else { return false }
             for y in c.minY...c.maxY {
                 for x in c.minX...c.maxX where mask[y * w + x] != 0 {
                     background[y * w + x] = Float(cur[y * w + x]) / g

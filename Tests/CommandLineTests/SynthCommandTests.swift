@@ -197,7 +197,11 @@ struct TrackCommandTests {
             #expect(boxes.contains { $0.confidence < Detection.weakConfidence } && boxes.contains { $0.confidence >= Detection.weakConfidence })
             #expect(boxes.map(\.frame) == boxes.map(\.frame).sorted() && boxes.first!.frame >= 1 && boxes.last!.frame <= 250)
             // The masks asked for, at the analysis scale (1280 / 6 wide): every confident box of the frame holds pixels
-            // that decide boxes (255); joining pixels are 96; nothing else.
+            // that decide boxes (255); joining pixels are 96; nothing else. The masks are the whole picture's: boxes
+            // inside the detail region come from its own detector, whose background may differ (in frame 100 it has
+            // learnt the ghost of a far, slow car from the warm-up, which the whole picture at 1/6 scale keeps, and sees
+            // the car that follows over it).
+            let detail = Box(x: 560, y: 140, width: 170, height: 90)
             for frame in [100, 180] {
                 let pgm = try Data(contentsOf: dir.appendingPathComponent("boxes/piece-01.mask-\(frame).pgm"))
                 let header = Data("P5\n213 120\n255\n".utf8)
@@ -205,6 +209,7 @@ struct TrackCommandTests {
                 let pixels = [UInt8](pgm.dropFirst(header.count))
                 #expect(Set(pixels).isSubset(of: [0, 96, 255]) && pixels.contains(255))
                 let confident = boxes.filter { $0.frame == frame && $0.confidence >= Detection.weakConfidence }
+                    .filter { ($0.box.intersection(detail)?.area ?? 0) < 0.5 * $0.box.area }
                 #expect(!confident.isEmpty)
                 for row in confident {
                     let b = row.box
