@@ -63,7 +63,8 @@ struct RunCommandTests {
     /// The day junction's tracks (docs/accuracy.md): with the tracker's boxes fed back to the detector, truck 11,
     /// waiting at red and moving off at green, is seen whole in frames 560–639 (its roof and bumper only before, 0 of
     /// 80 frames at IoU 0.5; 80 of 80 measured); with the detail region, 74 % of the true boxes beyond the lanes (88 m,
-    /// at least 10 px tall) are tracked (39 % without it), and IDF1 over the picture is 0.871 (0.839 before ghosts
+    /// at least 10 px tall) are tracked (39 % without it), and IDF1 over the picture is 0.884 (0.871 before weak
+    /// detections that fit a track kept it alive, 0.839 before ghosts
     /// were learnt into the background, 0.605 before those, the detail region and the floor of 11 levels). The
     /// warm-up's ghost of a far van, road that the median took for the van, made a track that stood on the empty
     /// road at (658, 166) for frames 137-252; no track box stays there now.

@@ -239,17 +239,31 @@ struct TrackerPassesTests {
         #expect(tracks.first?.observed.count == 40)
     }
 
-    @Test("weak detections keep a track's position, not its life: it ends the coasting time after its last confident one")
-    func weakDoesNotKeepAlive() {
+    /// A vehicle seen confidently for frames 0–14 (to 0.56 s), then only weakly until frame 74 (2.96 s): its whole
+    /// box, or boxes that jump half its width to either side in turn (noise beside it), which overlap the track's
+    /// prediction (IoU about 0.3, inside the assignment's gate) but do not fit it.
+    func weakOnly(jumping: Bool) -> [Track] {
         var options = TrackerOptions()
         options.maxCoastSeconds = 1
         let tracker = Tracker(options: options)
-        // Confident for frames 0–14 (to 0.56 s), then only weak until frame 74 (2.96 s).
         for f in 0..<75 {
             let box = Box(x: 100 + 3 * Double(f), y: 200, width: 40, height: 30)
-            tracker.update(frame(f, [Detection(box: box, confidence: f < 15 ? 0.9 : 0.2)]))
+            let seen = jumping && f >= 15 ? box.offsetBy(dx: f % 2 == 0 ? -20 : 20, dy: 0) : box
+            tracker.update(frame(f, [Detection(box: seen, confidence: f < 15 ? 0.9 : 0.2)]))
         }
-        let tracks = tracker.finish()
+        return tracker.finish()
+    }
+
+    @Test("weak detections that fit a track's prediction keep it alive: a vehicle driving away is followed while it is seen")
+    func weakFitKeepsAlive() {
+        let tracks = weakOnly(jumping: false)
+        #expect(tracks.count == 1)
+        #expect(tracks.first?.observed.count == 75)
+    }
+
+    @Test("weak detections that only overlap a track keep its position, not its life: it ends the coasting time after its last confident one")
+    func weakMisfitDoesNotKeepAlive() {
+        let tracks = weakOnly(jumping: true)
         #expect(tracks.count == 1)
         // Frames 0–39: the last one within 1 s of frame 14's 0.56 s.
         #expect(tracks.first?.observed.count == 40)
