@@ -138,9 +138,9 @@ public final class MotionDetector: FollowsTracks {
     private var primed = false
     /// Global gain of the current frame against the background.
     public private(set) var gain: Float = 1
-    /// The last analysed image, to tell a standing blob from a moving one (`isGhost`).
+    /// The last analysed image, to tell a standing blob from a moving one (`absorbedGhost`).
     private var previous: [UInt8] = []
-    /// Blobs taken for ghosts and learnt into the background (see `isGhost`), for tests and engineers.
+    /// Blobs taken for ghosts and learnt into the background (see `absorbedGhost`), for tests and engineers.
     public private(set) var ghostsAbsorbed = 0
 
     public init(options: MotionDetectorOptions = MotionDetectorOptions()) {
@@ -402,11 +402,11 @@ public final class MotionDetector: FollowsTracks {
     /// the same road inside and out, where a vehicle standing at a red light differs from the road around it. Such a
     /// blob (standing: its pixels within 2 levels of the last frame on average; across its border, two pixels out,
     /// the background's contrast at least the floor of levels on average and the picture's under half of it) is
-    /// learnt into the background at once, and is no detection. On the day
-    /// junction a dark van, far away and slow in the picture, covered one spot for most of the warm-up: the median
-    /// there was 35 over a road of 110, and from frame 138 a box stood on the empty road for 4.6 s. By day only:
-    /// after dark a vehicle's outline is glow, and one dark body on the dark road differs little from it (the night
-    /// junction's motorcycle 14, absorbed, lost its red-light record).
+    /// learnt into the background at once, and is no detection. On the day junction a dark van, far away and slow in
+    /// the picture, covered one spot for most of the warm-up: the median there was 35 over a road of 110, and from
+    /// frame 138 a box stood on the empty road for 4.6 s. By day only: after dark a vehicle's outline is glow, and one
+    /// dark body on the dark road differs little from it (the night junction's motorcycle 14, absorbed, lost its
+    /// red-light record).
     private func absorbedGhost(_ c: Component, _ image: GrayImage) -> Bool {
         let w = width
         guard !dark, previous.count == image.pixels.count, c.pixels >= options.minimumArea else { return false }
