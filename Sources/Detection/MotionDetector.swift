@@ -240,8 +240,8 @@ public final class MotionDetector: FollowsTracks {
             .map { Box(x: Double($0.minX), y: Double($0.minY), width: Double($0.width), height: Double($0.height)).scaled(by: f) }
         // Shadow and glow pixels join a vehicle's parts into one blob but do not size its box: its core does,
         // the opened core where it is substantial (no edge streaks), else the raw core (small, far vehicles).
-        let labelled = labeler.label(mask, core: core, width: width, height: height)
-        let components: [Component] = labelled.filter { !absorbedGhost($0, image) }
+        let components: [Component] = labeler.label(mask, core: core, width: width, height: height)
+            .filter { !absorbedGhost($0, image) }
             .flatMap { splitSideBySide($0) }.flatMap { splitByVehicles($0) }
         previous = image.pixels
         let minimumArea = options.minimumArea * (dark ? options.darkAreaFactor : 1)
@@ -412,36 +412,33 @@ public final class MotionDetector: FollowsTracks {
         guard !dark, previous.count == image.pixels.count, c.pixels >= options.minimumArea else { return false }
         let g = gain
         return image.pixels.withUnsafeBufferPointer { cur in
+            /// The blob's pixels: foreground in its bounding box, in raster order.
+            func eachPixel(_ body: (_ x: Int, _ y: Int, _ i: Int) -> Void) {
+                for y in c.minY...c.maxY { for x in c.minX...c.maxX where mask[y * w + x] != 0 { body(x, y, y * w + x) } }
+            }
             var change = 0, count = 0
-            for y in c.minY...c.maxY {
-                for x in c.minX...c.maxX where mask[y * w + x] != 0 {
-                    change += abs(Int(cur[y * w + x]) - Int(previous[y * w + x]))
-                    count += 1
-                }
+            eachPixel { _, _, i in
+                change += abs(Int(cur[i]) - Int(previous[i]))
+                count += 1
             }
             guard count > 0, change < 2 * count else { return false }
             var picture: Float = 0, learnt: Float = 0, pairs: Float = 0
-            for y in c.minY...c.maxY {
-                for x in c.minX...c.maxX where mask[y * w + x] != 0 {
-                    let i = y * w + x
-                    // Two pixels out: the shake test leaves the ring of a ghost's outline out of the mask, where
-                    // the background's edge lies.
-                    for (dx, dy) in [(-1, 0), (1, 0), (0, -1), (0, 1)] {
-                        let nx = x + 2 * dx, ny = y + 2 * dy
-                        guard nx >= 0, ny >= 0, nx < w, ny < height, mask[(y + dy) * w + x + dx] == 0 else { continue }
-                        let j = ny * w + nx
-                        picture += abs(Float(cur[i]) - Float(cur[j]))
-                        learnt += g * abs(background[i] - background[j])
-                        pairs += 1
-                    }
+            eachPixel { x, y, i in
+                // Two pixels out: the shake test leaves the ring of a ghost's outline out of the mask, where the
+                // background's edge lies.
+                for (dx, dy) in [(-1, 0), (1, 0), (0, -1), (0, 1)] {
+                    let nx = x + 2 * dx, ny = y + 2 * dy
+                    guard nx >= 0, ny >= 0, nx < w, ny < height, mask[(y + dy) * w + x + dx] == 0 else { continue }
+                    let j = ny * w + nx
+                    picture += abs(Float(cur[i]) - Float(cur[j]))
+                    learnt += g * abs(background[i] - background[j])
+                    pairs += 1
                 }
             }
             guard learnt >= Float(options.minimumDifference) * pairs, picture < 0.5 * learnt else { return false }
-            for y in c.minY...c.maxY {
-                for x in c.minX...c.maxX where mask[y * w + x] != 0 {
-                    background[y * w + x] = Float(cur[y * w + x]) / g
-                    foregroundAge[y * w + x] = 0
-                }
+            eachPixel { _, _, i in
+                background[i] = Float(cur[i]) / g
+                foregroundAge[i] = 0
             }
             ghostsAbsorbed += 1
             return true

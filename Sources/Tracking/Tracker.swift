@@ -243,7 +243,7 @@ public final class Tracker {
                 matchedTrack.insert(k)
                 matchedDetection.insert(j)
                 correct(&live[k], with: detections[j], time: frame.time,
-                        keepsAlive: !detections[j].isWeak || predicted[k].iou(detections[j].box) >= options.weakKeepsAliveIoU)
+                        fits: predicted[k].iou(detections[j].box) >= options.weakKeepsAliveIoU)
                 if !detections[j].isWeak && !lampMade.contains(j) {
                     learnLamp(&live[k], box: detections[j].box, predicted: predicted[k], lamps: frame.lamps)
                 }
@@ -414,7 +414,8 @@ public final class Tracker {
         return width > options.maximumVehicleWidthM
     }
 
-    private func correct(_ track: inout Live, with detection: Detection, time: FrameTime, shared: Bool = false, keepsAlive: Bool? = nil) {
+    /// `fits`: the detection fits the track's prediction, so even a weak one keeps the track alive (`weakKeepsAliveIoU`).
+    private func correct(_ track: inout Live, with detection: Detection, time: FrameTime, shared: Bool = false, fits: Bool = false) {
         let b = detection.box
         // A ground track seen where the calibration does not reach keeps its prediction for this frame.
         if let m = measure(b, onGround: track.onGround) {
@@ -425,7 +426,7 @@ public final class Tracker {
         }
         track.hits += 1
         if !shared { track.seenAlone += 1 }
-        if keepsAlive ?? !detection.isWeak { track.lastSeen = time.pts }
+        if !detection.isWeak || fits { track.lastSeen = time.pts }
         // The measured box, not the filtered one: a constant-velocity filter runs ahead of a vehicle whose image
         // motion slows with distance (measured: 26 px at 50 m on the motorway sample), which biased speeds high.
         track.points.append(TrackPoint(time: time, box: b, coasted: false, shared: shared))

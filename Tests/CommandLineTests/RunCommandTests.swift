@@ -51,12 +51,18 @@ struct RunCommandTests {
         }
     }
 
+    /// A sample's truth and the tracks a run wrote to `out`.
+    func tracks(_ out: String, sample: String) throws -> (SceneTruth, [TrackRow]) {
+        let truth = try SceneTruth.load(packageRoot.appendingPathComponent("SampleVideo/\(sample).truth.json").path)
+        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: out + "/tracks").first { $0.hasSuffix(".mot.csv") })
+        return (truth, try TrackRow.load(out + "/tracks/" + file))
+    }
+
     /// The night junction's tracks over the picture: far cars are seen by their lamp pairs, whose boxes take a car's
     /// proportion at that distance from the calibration (0.513 with 1.1 everywhere, 0.583 measured; docs/accuracy.md).
     func nightTracks(_ out: String) throws {
-        let truth = try SceneTruth.load(packageRoot.appendingPathComponent("SampleVideo/junction-night.truth.json").path)
-        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: out + "/tracks").first { $0.hasSuffix(".mot.csv") })
-        let idf1 = TrackScore.score(tracks: try TrackRow.load(out + "/tracks/" + file), truth: truth).idf1
+        let (truth, rows) = try tracks(out, sample: "junction-night")
+        let idf1 = TrackScore.score(tracks: rows, truth: truth).idf1
         #expect(idf1 >= 0.55, "IDF1 \(idf1)")
     }
 
@@ -69,9 +75,7 @@ struct RunCommandTests {
     /// warm-up's ghost of a far van, road that the median took for the van, made a track that stood on the empty
     /// road at (658, 166) for frames 137-252; no track box stays there now.
     func dayTracks(_ out: String) throws {
-        let truth = try SceneTruth.load(packageRoot.appendingPathComponent("SampleVideo/junction-day.truth.json").path)
-        let file = try #require(try FileManager.default.contentsOfDirectory(atPath: out + "/tracks").first { $0.hasSuffix(".mot.csv") })
-        let rows = try TrackRow.load(out + "/tracks/" + file)
+        let (truth, rows) = try tracks(out, sample: "junction-day")
         let idf1 = TrackScore.score(tracks: rows, truth: truth).idf1
         #expect(idf1 >= 0.85, "IDF1 \(idf1)")
         let ghostSpot = Box(x: 657, y: 165, width: 12, height: 13)
