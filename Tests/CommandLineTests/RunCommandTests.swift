@@ -21,11 +21,15 @@ struct RunCommandTests {
     func samples() throws {
         try withTemporaryDirectory { dir in
             struct Sample { var pipeline: String; var truth: String; var rule: String; var minimumRecall: Double }
-            // Recall floors are what the motion detector reaches today (docs/accuracy.md); precision must be 1.
+            // Recall floors are what the motion detector reaches today (docs/accuracy.md); precision must be 1. Since the
+            // samples' trucks carry their lamps where trucks do (2026-11-27) two records are missed: at night motorcycle
+            // 14, whose dark body beside truck 10 leaves a blob too narrow for a vehicle for the five frames up to the
+            // line; on the motorway motorcycle 20, whose box its shadow widens by half and back, so it is not steady
+            // enough to measure. Both were lost to a re-encode of the old samples alone.
             let samples = [
                 Sample(pipeline: "sample-junction", truth: "junction-day", rule: "red_light", minimumRecall: 1.0),
-                Sample(pipeline: "sample-junction-night", truth: "junction-night", rule: "red_light", minimumRecall: 1.0),
-                Sample(pipeline: "sample-highway", truth: "highway-day", rule: "speeding", minimumRecall: 1.0),
+                Sample(pipeline: "sample-junction-night", truth: "junction-night", rule: "red_light", minimumRecall: 2.0 / 3),
+                Sample(pipeline: "sample-highway", truth: "highway-day", rule: "speeding", minimumRecall: 0.8),
             ]
             for s in samples {
                 let out = dir.appendingPathComponent(s.pipeline).path
@@ -59,17 +63,19 @@ struct RunCommandTests {
     }
 
     /// The night junction's tracks over the picture: far cars are seen by their lamp pairs, whose boxes take a car's
-    /// proportion at that distance from the calibration (0.513 with 1.1 everywhere, 0.583 measured; docs/accuracy.md).
+    /// proportion at that distance from the calibration, and trucks by their lamps where trucks carry them (0.664
+    /// measured; 0.583 on the old render, whose truck lamps were bars 1.9–3.0 m up the cargo box; docs/accuracy.md).
     func nightTracks(_ out: String) throws {
         let (truth, rows) = try tracks(out, sample: "junction-night")
         let idf1 = TrackScore.score(tracks: rows, truth: truth).idf1
-        #expect(idf1 >= 0.55, "IDF1 \(idf1)")
+        #expect(idf1 >= 0.63, "IDF1 \(idf1)")
     }
 
     /// The day junction's tracks (docs/accuracy.md): with the tracker's boxes fed back to the detector, truck 11,
     /// waiting at red and moving off at green, is seen whole in frames 560–639 (its roof and bumper only before, 0 of
     /// 80 frames at IoU 0.5; 80 of 80 measured); with the detail region, 74 % of the true boxes beyond the lanes (88 m,
-    /// at least 10 px tall) are tracked (39 % without it), and IDF1 over the picture is 0.884 (0.871 before weak
+    /// at least 10 px tall) are tracked (39 % without it), and IDF1 over the picture is 0.869 (0.884 on the old render,
+    /// before trucks' lamps moved; 0.871 before weak
     /// detections that fit a track kept it alive, 0.839 before ghosts
     /// were learnt into the background, 0.605 before those, the detail region and the floor of 11 levels). The
     /// warm-up's ghost of a far van, road that the median took for the van, made a track that stood on the empty
