@@ -96,31 +96,49 @@ struct RunCommandTests {
         #expect(moving.count == 80 && whole.count >= 72, "truck 11 whole in \(whole.count) of \(moving.count) frames")
     }
 
-    @Test("the junction at dusk (its first 16 s, two runners): both found, no record twice")
-    func dusk() throws {
+    /// A benchmark scene's first frames rendered, run through a sample pipeline and scored: its red-light rule and
+    /// the tracks' IDF1 over the picture.
+    func scene(_ name: String, frames: Int, pipeline: String) throws -> (red: ViolationScore.Rule, idf1: Double) {
         try withTemporaryDirectory { dir in
-            let spec = packageRoot.appendingPathComponent("Benchmarks/scenes/junction-dusk.scene.yaml").path
-            let synth = try CLI.run(["synth", spec, "--out", dir.path, "--frames", "400"])
+            let spec = packageRoot.appendingPathComponent("Benchmarks/scenes/\(name).scene.yaml").path
+            let synth = try CLI.run(["synth", spec, "--out", dir.path, "--frames", String(frames)])
             try #require(synth.status == 0, "\(synth.stderr)")
             let out = dir.appendingPathComponent("out").path
-            let video = dir.appendingPathComponent("junction-dusk.mp4").path
-            let result = try CLI.run(["run", packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, video, "--out", out, "--plain"])
+            let video = dir.appendingPathComponent("\(name).mp4").path
+            let result = try CLI.run(["run", packageRoot.appendingPathComponent("Pipelines/\(pipeline).yaml").path, video, "--out", out, "--plain"])
             #expect(result.status == 0, "\(result.stderr)")
-            let truth = try SceneTruth.load(dir.appendingPathComponent("junction-dusk.truth.json").path)
+            let truth = try SceneTruth.load(dir.appendingPathComponent("\(name).truth.json").path)
             let scored = ViolationScore.score(records: try ScoredRecord.load(out), truth: truth)
             let red = try #require(scored.rules.first { $0.rule == "red_light" })
-            // A dark car's bumper strip, tracked on its own, crossed the line after the car and made a second record
-            // (frame 364) until the red-light rule asked for a vehicle seen whole (docs/accuracy.md).
-            #expect(red.truths == 2)
-            #expect(red.falsePositives == 0 && red.duplicates == 0, "false \(red.falsePositives), duplicates \(red.duplicates)")
-            #expect(red.recall == 1.0)
-            // Dark cars 12-16 levels under the road, and the far road, tracked: 0.722 with the detector's default
-            // floor of 16 levels and dusk taken as dark, 0.878 measured.
             let file = try #require(try FileManager.default.contentsOfDirectory(atPath: out + "/tracks").first { $0.hasSuffix(".mot.csv") })
             let rows = try TrackRow.load(out + "/tracks/" + file)
-            let idf1 = TrackScore.score(tracks: rows, truth: truth).idf1
-            #expect(idf1 >= 0.80, "IDF1 \(idf1)")
+            return (red, TrackScore.score(tracks: rows, truth: truth).idf1)
         }
+    }
+
+    @Test("the junction at dusk (its first 16 s, two runners): both found, no record twice")
+    func dusk() throws {
+        let (red, idf1) = try scene("junction-dusk", frames: 400, pipeline: "sample-junction")
+        // A dark car's bumper strip, tracked on its own, crossed the line after the car and made a second record
+        // (frame 364) until the red-light rule asked for a vehicle seen whole (docs/accuracy.md).
+        #expect(red.truths == 2)
+        #expect(red.falsePositives == 0 && red.duplicates == 0, "false \(red.falsePositives), duplicates \(red.duplicates)")
+        #expect(red.recall == 1.0)
+        // Dark cars 12-16 levels under the road, and the far road, tracked: 0.722 with the detector's default
+        // floor of 16 levels and dusk taken as dark, 0.878 measured.
+        #expect(idf1 >= 0.80, "IDF1 \(idf1)")
+    }
+
+    /// Night tuning is checked on a second night clip, not only the sample it was tuned on: one clip's IDF1 moves by
+    /// about 0.05 with the encoder's rounding alone (docs/accuracy.md).
+    @Test("the junction at night with other traffic (its first 18.4 s, two runners among 6 vehicles a minute a lane): both found")
+    func nightTraffic() throws {
+        let (red, idf1) = try scene("junction-night-traffic", frames: 460, pipeline: "sample-junction-night")
+        #expect(red.truths == 2)
+        #expect(red.falsePositives == 0 && red.duplicates == 0, "false \(red.falsePositives), duplicates \(red.duplicates)")
+        #expect(red.recall == 1.0)
+        // 0.630 measured.
+        #expect(idf1 >= 0.60, "IDF1 \(idf1)")
     }
 
     /// Records, store, evidence and run.json agree, and the evidence decodes.
