@@ -305,6 +305,32 @@ struct LightPairTests {
     }
 }
 
+struct SingleLampTests {
+    /// The detections on a dark road at night with saturated 5 × 5 lamps at these image columns on row 150.
+    func found(lamps: [Int], calibration: Calibration?) -> [Detection] {
+        let w = 480, h = 270
+        let road = GrayImage(width: w, height: h, value: 25)
+        var night = road
+        for x in lamps { for y in 148...152 { for dx in -2...2 { night.pixels[y * w + x + dx] = 250 } } }
+        return detectAfterPriming(night, road: road, calibration: calibration)
+    }
+
+    @Test("after dark a lone lamp, given the calibration, makes a motorcycle's box: 0.96 m wide at the road's scale there, 2.3 times as tall, the lamp 58 % down")
+    func motorcycle() throws {
+        let calibration = try tenPixelsPerMetre()  // 10 px a metre across everywhere
+        let lone = found(lamps: [200], calibration: calibration)
+        let box = try #require(lone.count == 1 ? lone.first?.box : nil, "\(lone)")
+        #expect(abs(box.width - 9.6) < 0.01 && abs(box.height - 2.3 * 9.6) < 0.01, "\(box)")
+        #expect(abs(box.center.x - 200.5) < 0.01 && abs(box.y + 0.58 * box.height - 150.5) < 0.01, "\(box)")
+        // Without the calibration there is no scale: the lamp's own box.
+        let plain = found(lamps: [200], calibration: nil)
+        #expect(plain.map(\.box) == [Box(x: 198, y: 148, width: 5, height: 5)], "\(plain)")
+        // Two lamps a car's spacing apart are a car (the pair's box), not two motorcycles.
+        let pair = found(lamps: [200, 215], calibration: calibration)
+        #expect(pair.count == 1 && pair.first.map { $0.box.width > 20 } == true, "\(pair)")
+    }
+}
+
 struct SideBySideTests {
     /// Dark blocks on a light road, and strips of shadow; the boxes found, left to right, then top to bottom.
     func boxes(blocks: [(x: ClosedRange<Int>, y: ClosedRange<Int>)], shadow: [(x: ClosedRange<Int>, y: ClosedRange<Int>)] = [],
