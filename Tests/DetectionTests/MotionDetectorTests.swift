@@ -209,6 +209,16 @@ func detectAfterPriming(_ frame: GrayImage, road: GrayImage, calibration: Calibr
     return found
 }
 
+/// The detections on a dark road (25, 480 × 270) at night with saturated square lamps, 2 × `half` + 1 pixels a
+/// side, centred at these image columns on row 150.
+func detectAtNight(lamps: [Int], half: Int, calibration: Calibration?) -> [Detection] {
+    let w = 480, h = 270
+    let road = GrayImage(width: w, height: h, value: 25)
+    var night = road
+    for x in lamps { for y in (150 - half)...(150 + half) { for dx in -half...half { night.pixels[y * w + x + dx] = 250 } } }
+    return detectAfterPriming(night, road: road, calibration: calibration)
+}
+
 struct DifferenceFloorTests {
     /// The boxes found in a grey car 13 levels under a 100 road (a dark car at dusk differed by 12-16), shown after
     /// 8 s of the empty road, whose variance has by then learnt its noise (none here: the floor of 2 levels).
@@ -278,11 +288,7 @@ struct GhostTests {
 struct LightPairTests {
     /// The pairs' boxes on a dark road at night with lamps (3 × 3, saturated) at these image columns on row 150.
     func pairs(lamps: [Int], calibration: Calibration?) -> [Detection] {
-        let w = 480, h = 270
-        let road = GrayImage(width: w, height: h, value: 25)
-        var night = road
-        for x in lamps { for y in 149...151 { for dx in -1...1 { night.pixels[y * w + x + dx] = 250 } } }
-        return detectAfterPriming(night, road: road, calibration: calibration).filter { $0.confidence == 0.5 }
+        detectAtNight(lamps: lamps, half: 1, calibration: calibration).filter { $0.confidence == 0.5 }
     }
 
     @Test("two lights pair into a vehicle only a lamp spacing apart on the road, given the calibration")
@@ -308,11 +314,7 @@ struct LightPairTests {
 struct SingleLampTests {
     /// The detections on a dark road at night with saturated 5 × 5 lamps at these image columns on row 150.
     func found(lamps: [Int], calibration: Calibration?) -> [Detection] {
-        let w = 480, h = 270
-        let road = GrayImage(width: w, height: h, value: 25)
-        var night = road
-        for x in lamps { for y in 148...152 { for dx in -2...2 { night.pixels[y * w + x + dx] = 250 } } }
-        return detectAfterPriming(night, road: road, calibration: calibration)
+        detectAtNight(lamps: lamps, half: 2, calibration: calibration)
     }
 
     @Test("after dark a lone lamp, given the calibration, makes a motorcycle's box: 0.96 m wide at the road's scale there, 2.3 times as tall, the lamp 58 % down")
