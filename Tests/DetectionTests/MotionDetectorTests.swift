@@ -305,6 +305,11 @@ struct LightPairTests {
         let far = try #require(pairs(lamps: [200, 215], calibration: try tenPixelsPerMetre(down: 0.5)).first).box
         #expect(abs(far.height / far.width - 1.65 / 1.8) < 0.01, "\(far)")
         #expect(abs(far.width - plain.width) < 0.01 && abs((far.y + 0.7 * far.height) - (plain.y + 0.7 * plain.height)) < 0.01)
+        // Bloomed headlamps (7 px blobs) 12 px apart, 1.7 sizes: a pair 1.75 times its spacing wide; 8 px apart, 1.1
+        // sizes, they are one lamp's pieces, no pair.
+        let bloomed = detectAtNight(lamps: [200, 212], half: 3, calibration: calibration).filter { $0.confidence == 0.5 }
+        #expect(bloomed.count == 1 && bloomed.first.map { abs($0.box.width - 21) < 0.01 } == true, "\(bloomed)")
+        #expect(detectAtNight(lamps: [200, 208], half: 3, calibration: nil).allSatisfy { $0.confidence != 0.5 })
         // The lamp 4 m away is passed over; the next two, 1.6 m apart, are a vehicle.
         let found = pairs(lamps: [200, 240, 256], calibration: calibration)
         #expect(found.count == 1 && found.first.map { $0.box.x > 220 } == true, "\(found)")
