@@ -296,7 +296,10 @@ public final class MotionDetector: FollowsTracks {
 
     /// After dark, a box that is one lamp and what glows around it, in no light pair's box, is a motorcycle seen by
     /// its head- or tail-lamp alone: its body is as dark as the road. It gets a motorcycle's box, placed by the lamp
-    /// and sized by the road's scale there (see `singleLampWidthM`). Its confidence stays the blob's.
+    /// and sized by the road's scale there (see `singleLampWidthM`). It is confident however small the lamp, as a
+    /// light pair is: a lamp is no noise. A motorcycle lost beside a truck at 40 m could not be found again while it
+    /// drove away, its lamp under the smallest confident blob (night IDF1 0.744 → 0.757 with this, junction-night-
+    /// traffic 0.646 → 0.652; motorcycle 14's boxes tracked 42 → 79, 9's 64 → 145).
     private func motorcycle(_ d: Detection, besides pairs: [Box]) -> Detection {
         let inside = lamps.filter { d.box.contains($0.center) }
         let f = Double(factor)
@@ -305,7 +308,8 @@ public final class MotionDetector: FollowsTracks {
               d.box.width <= 2.5 * lamp.width + 2 * f, d.box.height <= 2.5 * lamp.height + 2 * f,
               let across = calibration.groundDistance(lamp.center, Point2(lamp.center.x + 1, lamp.center.y)), across > 0 else { return d }
         let w = options.singleLampWidthM / across, h = 2.3 * w
-        return Detection(box: Box(x: lamp.center.x - w / 2, y: lamp.center.y - 0.58 * h, width: w, height: h), confidence: d.confidence)
+        return Detection(box: Box(x: lamp.center.x - w / 2, y: lamp.center.y - 0.58 * h, width: w, height: h),
+                         confidence: max(d.confidence, Detection.weakConfidence))
     }
 
     /// A component cut into vehicles side by side (see `maximumVehicleWidthM`), at most three cuts deep. Boxes and

@@ -332,6 +332,12 @@ struct SingleLampTests {
         // Without the calibration there is no scale: the lamp's own box.
         let plain = found(lamps: [200], calibration: nil)
         #expect(plain.map(\.box) == [Box(x: 198, y: 148, width: 5, height: 5)], "\(plain)")
+        // A lamp of 12 px, under the smallest confident blob, still makes a confident motorcycle: a lamp is no noise.
+        let road = GrayImage(width: 480, height: 270, value: 25)
+        var small = road
+        for y in 149...151 { for x in 199...202 { small.pixels[y * 480 + x] = 250 } }
+        let far = detectAfterPriming(small, road: road, calibration: calibration)
+        #expect(far.count == 1 && far.allSatisfy { !$0.isWeak && abs($0.box.width - 9.6) < 0.01 }, "\(far)")
         // Two lamps a car's spacing apart are a car (the pair's box), not two motorcycles.
         let pair = found(lamps: [200, 215], calibration: calibration)
         #expect(pair.count == 1 && pair.first.map { $0.box.width > 20 } == true, "\(pair)")
