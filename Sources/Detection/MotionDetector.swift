@@ -63,9 +63,9 @@ public struct MotionDetectorOptions: Sendable, Equatable {
     /// one box 171 px wide over the night sample's junction, four lamp-widths of empty sky included.
     public var calibration: Calibration? = nil
     public var lampSpacingM = 0.9...2.6
-    /// With the calibration, after dark, a blob that is one lamp in no pair is a motorcycle (`motorcycle(_:besides:)`):
-    /// its box is this wide in metres at the road's scale where the lamp is, 2.3 times as tall, the lamp 58 % of the
-    /// way down. The lamp is above the road, so the road's scale there is that of a point farther away: 0.96 m there
+    /// With the calibration and `pairLights`, after dark, a blob that is one lamp in no pair is a motorcycle
+    /// (`motorcycle(_:besides:)`): its box is this wide in metres at the road's scale where the lamp is, 2.3 times as
+    /// tall, the lamp 58 % of the way down. The lamp is above the road, so the road's scale there is that of a point farther away: 0.96 m there
     /// makes a motorcycle 0.8 m wide with its rider. The height holds the rider's 1.5 m and the machine's length seen
     /// from above. Chosen on two night clips (docs/accuracy.md): IDF1 0.664 → 0.682 on the night sample and
     /// 0.569 → 0.598 on junction-night-traffic, where the motorcycles' boxes had been their lamps' glow.
