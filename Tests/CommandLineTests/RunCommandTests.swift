@@ -64,9 +64,10 @@ struct RunCommandTests {
 
     /// The night junction's tracks over the picture: far cars are seen by their lamp pairs, whose boxes take a car's
     /// proportion at that distance from the calibration, oncoming ones by their bloomed headlamps paired too, trucks by
-    /// their lamps where trucks carry them, and motorcycles by their one lamp (0.772 measured; 0.757 before a flat blob of
-    /// bloom gave way to its pair's box, 0.744 before a lone lamp was confident, 0.682 before bloomed lamps paired, 0.664 before a lone lamp made a motorcycle's box, 0.583 on the old render, whose truck lamps were
-    /// bars 1.9–3.0 m up the cargo box; docs/accuracy.md). Oncoming van 3, its headlamps bloomed into blobs 1.8
+    /// their lamps where trucks carry them, and motorcycles by their one lamp (0.772 measured; 0.757 before a flat blob
+    /// of bloom gave way to its pair's box, 0.744 before a lone lamp was confident, 0.682 before bloomed lamps paired,
+    /// 0.664 before a lone lamp made a motorcycle's box, 0.583 on the old render, whose truck lamps were bars 1.9–3.0 m
+    /// up the cargo box; docs/accuracy.md). Oncoming van 3, its headlamps bloomed into blobs 1.8
     /// sizes apart, is tracked whole (IoU ≥ 0.5) in 281 of its 346 frames (148 before); oncoming motorcycle 9, its
     /// headlamp alone seen, in 58 of its 100 frames 460–559 (19 when its box was the lamp's glow); motorcycle 14, lost
     /// beside truck 10 at 40 m and found again by its tail lamp as it drives away, in 79 of its 318 (42 before).
