@@ -277,9 +277,10 @@ public final class MotionDetector: FollowsTracks {
                 paired.append(pair.box)
                 // Boxes lying mostly inside the pair's vehicle box are parts of that vehicle (a dark body seen in
                 // pieces): they become one box, their union where it fills most of the pair's box (60 % of its area
-                // and 80 % of its height), else the pair's. A flat blob of bloom around oncoming headlamps fills the
-                // area, not the height: taken for the car, it made boxes half as tall as the car (night IDF1 0.757 →
-                // 0.772 with the height, junction-night-traffic 0.652 → 0.659; docs/accuracy.md).
+                // and 80 % of its height), else the pair's. The flat blob of a far oncoming car's bloomed headlamps,
+                // or one lamp's motorcycle box, fills the area, not the height: taken for the car, it made boxes 0.7
+                // of its height (night IDF1 0.757 → 0.772 with the height, junction-night-traffic 0.652 → 0.659;
+                // docs/accuracy.md).
                 let parts = found.indices.filter { i in
                     found[i].box.intersection(pair.box).map { $0.area > 0.5 * found[i].box.area } == true
                 }
