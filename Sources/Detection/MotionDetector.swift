@@ -65,9 +65,9 @@ public struct MotionDetectorOptions: Sendable, Equatable {
     public var lampSpacingM = 0.9...2.6
     /// With the calibration and `pairLights`, after dark, a blob that is one lamp in no pair is a motorcycle
     /// (`motorcycle(_:besides:)`): its box is this wide in metres at the road's scale where the lamp is, 2.3 times as
-    /// tall, the lamp 58 % of the way down. The lamp is above the road, so the road's scale there is that of a point farther away: 0.96 m there
-    /// makes a motorcycle 0.8 m wide with its rider. The height holds the rider's 1.5 m and the machine's length seen
-    /// from above. Chosen on two night clips (docs/accuracy.md): IDF1 0.664 → 0.682 on the night sample and
+    /// tall, the lamp 58 % of the way down. The lamp is above the road, so the road's scale there is that of a point
+    /// farther away: 0.96 m there makes a motorcycle 0.8 m wide with its rider. The height holds the rider's 1.5 m and
+    /// the machine's length seen from above. Chosen on two night clips (docs/accuracy.md): IDF1 0.664 → 0.682 on the night sample and
     /// 0.569 → 0.598 on junction-night-traffic, where the motorcycles' boxes had been their lamps' glow.
     /// 0 leaves such blobs as they are.
     public var singleLampWidthM = 0.96
@@ -271,30 +271,26 @@ public final class MotionDetector: FollowsTracks {
                     ? Detection.weakConfidence * Double(c.corePixels) / Double(minimumArea) : min(1, Detection.weakConfidence + fill)
                 return Detection(box: Box(x: Double(x0), y: Double(y0), width: Double(w), height: Double(h)).scaled(by: f), confidence: confidence)
             }
-        var paired: [Box] = []
-        if dark && options.pairLights {
-            for pair in lightPairs() {
-                paired.append(pair.box)
-                // Boxes lying mostly inside the pair's vehicle box are parts of that vehicle (a dark body seen in
-                // pieces): they become one box, their union where it fills most of the pair's box (60 % of its area
-                // and 80 % of its height), else the pair's. The flat blob of a far oncoming car's bloomed headlamps,
-                // or one lamp's motorcycle box, fills the area, not the height: taken for the car, it made boxes 0.7
-                // of its height (night IDF1 0.757 → 0.772 with the height, junction-night-traffic 0.652 → 0.659;
-                // docs/accuracy.md).
-                let parts = found.indices.filter { i in
-                    found[i].box.intersection(pair.box).map { $0.area > 0.5 * found[i].box.area } == true
-                }
-                if !parts.isEmpty {
-                    let union = parts.dropFirst().reduce(found[parts[0]].box) { $0.union(found[$1].box) }
-                    let merged = union.area >= 0.6 * pair.box.area && union.height >= 0.8 * pair.box.height
-                        ? Detection(box: union, confidence: parts.map { found[$0].confidence }.max()!) : pair
-                    found = found.indices.filter { !parts.contains($0) }.map { found[$0] } + [merged]
-                } else if !found.contains(where: { $0.box.iou(pair.box) > 0.2 || $0.box.intersection(pair.box).map { $0.area > 0.5 * pair.box.area } == true }) {
-                    found.append(pair)
-                }
+        let pairs = dark && options.pairLights ? lightPairs() : []
+        for pair in pairs {
+            // Boxes lying mostly inside the pair's vehicle box are parts of that vehicle (a dark body seen in
+            // pieces): they become one box, their union where it fills most of the pair's box (60 % of its area
+            // and 80 % of its height), else the pair's. The flat blob of a far oncoming car's bloomed headlamps
+            // fills the area, not the height: taken for the car, it made a box 0.7 of its height (night IDF1 0.757 →
+            // 0.772 with the height, junction-night-traffic 0.652 → 0.659; docs/accuracy.md).
+            let parts = found.indices.filter { i in
+                found[i].box.intersection(pair.box).map { $0.area > 0.5 * found[i].box.area } == true
+            }
+            if !parts.isEmpty {
+                let union = parts.dropFirst().reduce(found[parts[0]].box) { $0.union(found[$1].box) }
+                let merged = union.area >= 0.6 * pair.box.area && union.height >= 0.8 * pair.box.height
+                    ? Detection(box: union, confidence: parts.map { found[$0].confidence }.max()!) : pair
+                found = found.indices.filter { !parts.contains($0) }.map { found[$0] } + [merged]
+            } else if !found.contains(where: { $0.box.iou(pair.box) > 0.2 || $0.box.intersection(pair.box).map { $0.area > 0.5 * pair.box.area } == true }) {
+                found.append(pair)
             }
         }
-        if dark && options.pairLights && options.calibration != nil && options.singleLampWidthM > 0 { found = found.map { motorcycle($0, besides: paired) } }
+        if dark && options.pairLights && options.singleLampWidthM > 0 { found = found.map { motorcycle($0, besides: pairs.map(\.box)) } }
         return found
     }
 
@@ -310,7 +306,7 @@ public final class MotionDetector: FollowsTracks {
         guard inside.count == 1, let lamp = inside.first, let calibration = options.calibration,
               !pairs.contains(where: { ($0.intersection(d.box)?.area ?? 0) > 0 }),
               d.box.width <= 2.5 * lamp.width + 2 * f, d.box.height <= 2.5 * lamp.height + 2 * f,
-              let across = calibration.groundDistance(lamp.center, Point2(lamp.center.x + 1, lamp.center.y)), across > 0 else { return d }
+              let across = calibration.metresPerPixel(at: lamp.center)?.x, across > 0 else { return d }
         let w = options.singleLampWidthM / across, h = 2.3 * w
         return Detection(box: Box(x: lamp.center.x - w / 2, y: lamp.center.y - 0.58 * h, width: w, height: h),
                          confidence: max(d.confidence, Detection.weakConfidence))

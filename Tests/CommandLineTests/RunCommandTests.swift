@@ -62,6 +62,11 @@ struct RunCommandTests {
         return (truth, try TrackRow.load(out + "/tracks/" + file))
     }
 
+    /// The true boxes of `frames` that a track box matches at IoU ≥ 0.5 in the same frame (MOT rows count from 1).
+    func trackedWhole(_ frames: [SceneTruth.FrameBox], in rows: [TrackRow]) -> [SceneTruth.FrameBox] {
+        frames.filter { f in rows.contains { $0.frame == f.frame + 1 && $0.box.iou(f.box) >= 0.5 } }
+    }
+
     /// The night junction's tracks over the picture: far cars are seen by their lamp pairs, whose boxes take a car's
     /// proportion at that distance from the calibration, oncoming ones by their bloomed headlamps paired too, trucks by
     /// their lamps where trucks carry them, and motorcycles by their one lamp (0.772 measured; 0.757 before a flat blob
@@ -78,7 +83,7 @@ struct RunCommandTests {
         func whole(_ id: Int, frames: Range<Int> = 0..<Int.max) throws -> (Int, Int) {
             let v = try #require(truth.vehicles.first { $0.id == id })
             let seen = v.frames.filter { frames.contains($0.frame) }
-            return (seen.filter { f in rows.contains { $0.frame == f.frame + 1 && $0.box.iou(f.box) >= 0.5 } }.count, seen.count)
+            return (trackedWhole(seen, in: rows).count, seen.count)
         }
         let van = try whole(3), motorcycle = try whole(9, frames: 460..<560), away = try whole(14)
         #expect(van.0 >= 240, "van 3 whole in \(van.0) of \(van.1) frames")
@@ -103,11 +108,11 @@ struct RunCommandTests {
         let onGhost = rows.filter { (140...250).contains($0.frame) && $0.box.iou(ghostSpot) >= 0.5 }
         #expect(onGhost.count <= 10, "track boxes on the ghost's spot in frames 140-250: \(onGhost.count)")
         let far = truth.vehicles.flatMap { v in v.frames.filter { $0.front.y > 88 && $0.box.height >= 10 && $0.visible >= 0.5 } }
-        let tracked = far.filter { f in rows.contains { $0.frame == f.frame + 1 && $0.box.iou(f.box) >= 0.5 } }
+        let tracked = trackedWhole(far, in: rows)
         #expect(Double(tracked.count) >= 0.68 * Double(far.count), "far boxes tracked: \(tracked.count) of \(far.count)")
         let truck = try #require(truth.vehicles.first { $0.id == 11 })
         let moving = truck.frames.filter { (560..<640).contains($0.frame) }
-        let whole = moving.filter { f in rows.contains { $0.frame == f.frame + 1 && $0.box.iou(f.box) >= 0.5 } }
+        let whole = trackedWhole(moving, in: rows)
         #expect(moving.count == 80 && whole.count >= 72, "truck 11 whole in \(whole.count) of \(moving.count) frames")
     }
 
