@@ -112,6 +112,45 @@ struct TrackerTests {
         #expect(unshared.count > 2 || unshared.contains { worstIoU($0, truth) < 0.6 })
     }
 
+    /// Two vehicles `scale` times the size of `queued`'s, seen apart for 30 frames (1.2 s) and then as one blob, their
+    /// boxes' union: the near one has just driven in at the picture's edge.
+    func queuedSoon(scale k: Double) -> [Track] {
+        track(frames: 60) { f in
+            let t = Double(f)
+            let a = Box(x: 300, y: 300 - 2 * t, width: 60 * k, height: 50 * k), b = Box(x: 296, y: a.maxY + 4, width: 66 * k, height: 56 * k)
+            return f < 30 ? [a, b] : [a.union(b)]
+        }
+    }
+
+    @Test("vehicles large in the picture share a blob after 20 sightings alone; small ones only after 50")
+    func quickShare() {
+        // 100 and 112 px tall: no speck or shadow, so 30 sightings are enough.
+        let large = queuedSoon(scale: 2)
+        #expect(large.count == 2 && large.allSatisfy { $0.points.contains(where: \.shared) }, "\(large.map { ($0.id, $0.points.filter(\.shared).count) })")
+        // 50 and 56 px tall: 30 sightings are not enough, and one track takes the blob.
+        let small = queuedSoon(scale: 1)
+        #expect(small.allSatisfy { $0.points.allSatisfy { !$0.shared } })
+    }
+
+    @Test("the boxes the detector divides blobs by lie where the tracks expect their vehicles in the next frame")
+    func seenApartAhead() {
+        // 5 px a frame to the right, 0.5 px a frame down, and standing: after 30 frames alone (large boxes share
+        // after 20), the first is a frame ahead, the slower two where they were last seen.
+        let tracker = Tracker()
+        func boxes(_ f: Int) -> [Box] {
+            let t = Double(f)
+            return [Box(x: 100 + 5 * t, y: 100, width: 80, height: 70), Box(x: 600, y: 100 + 0.5 * t, width: 80, height: 70),
+                    Box(x: 900, y: 400, width: 80, height: 70)]
+        }
+        for f in 0..<30 {
+            tracker.update(FrameDetections(time: FrameTime(index: f, pts: Double(f) / 25), detections: boxes(f).map { Detection(box: $0, confidence: 1) }))
+        }
+        let apart = tracker.seenApart.sorted { $0.x < $1.x }, next = boxes(30), last = boxes(29)
+        #expect(apart.count == 3)
+        #expect(apart.count == 3 && abs(apart[0].x - next[0].x) < 0.5 && abs(apart[0].y - next[0].y) < 0.5, "\(apart)")
+        #expect(apart.count == 3 && apart[1] == last[1] && apart[2] == last[2], "\(apart)")
+    }
+
     @Test("a vehicle's pieces followed as two tracks do not share its whole blob: one track takes it")
     func piecesDoNotShare() {
         // The roof (60 × 20) and the wheels (56 × 15) of a 60 × 60 car are found apart for 30 frames (two tracks, as in
