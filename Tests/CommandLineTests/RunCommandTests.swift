@@ -75,18 +75,19 @@ struct RunCommandTests {
 
     /// The night junction's tracks over the picture: far cars are seen by their lamp pairs, whose boxes take a car's
     /// proportion at that distance from the calibration, oncoming ones by their bloomed headlamps paired too, trucks by
-    /// their lamps where trucks carry them, and motorcycles by their one lamp (0.781 measured; 0.772 before a track's
-    /// lamp was sized as a share of its box, 0.757 before a flat blob
+    /// their lamps where trucks carry them, and motorcycles by their one lamp (0.797 measured; 0.781 before a lamp
+    /// of one analysis pixel, 0.772 before a track's lamp was sized as a share of its box, 0.757 before a flat blob
     /// of bloom gave way to its pair's box, 0.744 before a lone lamp was confident, 0.682 before bloomed lamps paired,
     /// 0.664 before a lone lamp made a motorcycle's box, 0.583 on the old render, whose truck lamps were bars 1.9–3.0 m
     /// up the cargo box; docs/accuracy.md). Oncoming van 3, its headlamps bloomed into blobs 1.8
     /// sizes apart, is tracked whole (IoU ≥ 0.5) in 281 of its 346 frames (148 before); oncoming motorcycle 9, its
     /// headlamp alone seen, in 58 of its 100 frames 460–559 (19 when its box was the lamp's glow); motorcycle 14, lost
-    /// beside truck 10 at 40 m and found again by its tail lamp as it drives away, in 79 of its 318 (42 before).
+    /// beside truck 10 at 40 m and found again by its tail lamp as it drives away, in 248 of its 318 (79 when its
+    /// lamp, one pixel at 640 px, was lost at 53 m; 42 before it was found again).
     func nightTracks(_ out: String) throws {
         let (truth, rows) = try tracks(out, sample: "junction-night")
         let idf1 = TrackScore.score(tracks: rows, truth: truth).idf1
-        #expect(idf1 >= 0.75, "IDF1 \(idf1)")
+        #expect(idf1 >= 0.77, "IDF1 \(idf1)")
         func whole(_ id: Int, frames: Range<Int> = 0..<Int.max) throws -> (Int, Int) {
             let v = try #require(truth.vehicles.first { $0.id == id })
             let seen = v.frames.filter { frames.contains($0.frame) }
@@ -95,7 +96,7 @@ struct RunCommandTests {
         let van = try whole(3), motorcycle = try whole(9, frames: 460..<560), away = try whole(14)
         #expect(van.0 >= 240, "van 3 whole in \(van.0) of \(van.1) frames")
         #expect(motorcycle.0 >= 45, "motorcycle 9 whole in \(motorcycle.0) of \(motorcycle.1) frames")
-        #expect(away.0 >= 65, "motorcycle 14 whole in \(away.0) of \(away.1) frames")
+        #expect(away.0 >= 200, "motorcycle 14 whole in \(away.0) of \(away.1) frames")
         // Van 5, driving away, is followed by its tail-lamps past 62 m on one track (it changed track there, its lamps'
         // size learnt in pixels near the camera: 259 and 61 frames; 311 on one track measured).
         let van5 = framesByTrack(try #require(truth.vehicles.first { $0.id == 5 }), in: rows)
@@ -178,7 +179,8 @@ struct RunCommandTests {
         #expect(red.truths == 2)
         #expect(red.falsePositives == 0 && red.duplicates == 0, "false \(red.falsePositives), duplicates \(red.duplicates)")
         #expect(red.recall == 1.0)
-        // 0.753 measured (0.744 before a track's lamp was sized as a share of its box, 0.732 before a flat blob of
+        // 0.754 measured (0.753 before a lamp of one analysis pixel, 0.744 before a track's lamp was sized as a share
+        // of its box, 0.732 before a flat blob of
         // bloom gave way to its pair's box, 0.723 before a lone lamp was
         // confident, 0.661 before bloomed headlamps paired, 0.630 before a lone lamp made a motorcycle's box).
         #expect(idf1 >= 0.71, "IDF1 \(idf1)")
