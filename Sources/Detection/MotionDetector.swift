@@ -196,8 +196,8 @@ public final class MotionDetector: FollowsTracks {
     /// junction: truck 11, waiting at red, was found as its roof and bumper only once it moved off). Not after dark,
     /// where the boxes hold glow and beams (night IDF1 0.403 → 0.353 with it).
     ///
-    /// `vehicles`, those the tracker has seen apart and whole: a blob that holds two or more of them is divided among
-    /// them (see `splitByVehicles`).
+    /// `vehicles`, those the tracker has seen apart and whole, where it expects them in the next frame: a blob that
+    /// holds two or more of them is divided among them (see `splitByVehicles`).
     public func hold(_ boxes: [Box], apart vehicles: [Box] = []) {
         guard width > 0 else { return }
         let f = Double(factor)
@@ -250,7 +250,7 @@ public final class MotionDetector: FollowsTracks {
         // A lamp covers two of the picture's pixels or more, at any analysis scale: at half scale that is one pixel.
         // Two analysis pixels were asked everywhere, and the night junction's motorcycle 14, driving away, its
         // tail-lamp a 2 × 2 spot of 108–139 over a road of 20–40, lost its lamp at 53 m and its track with it (its
-        // boxes matched in 79 of its 308 frames, 241 now, to 167 m; night IDF1 0.781 → 0.797, junction-night-traffic
+        // boxes matched in 79 of its 318 frames, 248 now, to 167 m; night IDF1 0.781 → 0.797, junction-night-traffic
         // 0.680 unchanged). The detail region, at full resolution, still asks two: with one pixel there too, the
         // traffic clip's car 9 lost its track to another car at 150 m (0.680 → 0.655).
         lamps = !dark ? [] : labeler.label(lampPixels, width: width, height: height)

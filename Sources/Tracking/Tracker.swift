@@ -339,8 +339,8 @@ public final class Tracker {
         return (kept + unions + fromLamps, fromLamps.count)
     }
 
-    /// The last boxes of the tracks that may share a blob (see `shares`): for a detector that divides a blob among
-    /// them before the tracker has to (`MotionDetector.hold(_:apart:)`).
+    /// The boxes of the tracks that may share a blob (see `shares`) where each expects its vehicle next (`nextBox`):
+    /// for a detector that divides a blob among them before the tracker has to (`MotionDetector.hold(_:apart:)`).
     public var seenApart: [Box] {
         guard let now = lastPTS else { return [] }
         return live.filter { mayShare($0, $0.points.last!.box, now: now) }.map { nextBox($0) }
