@@ -296,7 +296,10 @@ public final class MotionDetector: FollowsTracks {
                 found.append(pair)
             }
         }
-        if dark && options.pairLights && options.singleLampWidthM > 0 { found = found.map { motorcycle($0, besides: pairs.map(\.box)) } }
+        if dark && options.pairLights && options.singleLampWidthM > 0 {
+            let pairBoxes = pairs.map(\.box)
+            found = found.map { motorcycle($0, besides: pairBoxes) }
+        }
         return found
     }
 
