@@ -63,6 +63,11 @@ public struct MotionDetectorOptions: Sendable, Equatable {
     /// one box 171 px wide over the night sample's junction, four lamp-widths of empty sky included.
     public var calibration: Calibration? = nil
     public var lampSpacingM = 0.9...2.6
+    /// After dark with `pairLights`, a light blob at least this many of the picture's pixels wide and
+    /// `mergedPairAspect` times as wide as tall is two headlamps bloomed into one (see `mergedPair`). 8–12 px and 1.5–1.8
+    /// give the same figures on the two night clips; 2.2 loses far cars whose blob is 2 to 1 (docs/accuracy.md).
+    public var mergedPairMinimumWidth = 12
+    public var mergedPairAspect = 1.8
     /// With the calibration and `pairLights`, after dark, a blob that is one lamp in no pair is a motorcycle
     /// (`motorcycle(_:besides:)`): its box is this wide in metres at the road's scale where the lamp is, 2.3 times as
     /// tall, the lamp 58 % of the way down. The lamp is above the road, so the road's scale there is that of a point
@@ -499,10 +504,12 @@ public final class MotionDetector: FollowsTracks {
         return min(1.1, (1.45 + across / along) / 1.8)
     }
 
-    /// Vehicles seen only by their lights: pairs of small light blobs, level and alike (see `pairLights`).
+    /// Vehicles seen only by their lights: pairs of small light blobs, level and alike (see `pairLights`), and
+    /// headlamps bloomed into one blob (see `mergedPair`).
     private func lightPairs() -> [Detection] {
-        let blobs = labeler.label(lights, width: width, height: height).filter { $0.pixels >= 2 && $0.width <= 12 && $0.height <= 12 }
-        let f = Double(factor)
+        let all = labeler.label(lights, width: width, height: height)
+        let lampLike = all.indices.filter { all[$0].pixels >= 2 && all[$0].width <= 12 && all[$0].height <= 12 }
+        let blobs = lampLike.map { all[$0] }
         var used = Set<Int>()
         var pairs: [Detection] = []
         for i in blobs.indices where !used.contains(i) {
@@ -515,21 +522,48 @@ public final class MotionDetector: FollowsTracks {
                 let size = max(asize, bsize), dx = abs(bx - ax)
                 guard abs(by - ay) <= max(1.5, 0.5 * size), dx >= 1.2 * size, dx <= 14 * size, max(asize, bsize) <= 2.5 * min(asize, bsize),
                       best == nil || dx < best!.distance else { continue }
-                let cx = (ax + bx) / 2, cy = (ay + by) / 2
                 // Bloomed headlamps: their blobs' size is glow, not lamp, so the spacing alone gives the width.
-                let w = dx < 2 * size ? 1.75 * dx : 1.5 * (dx + Double(max(a.width, b.width))), h = heightPerWidth(at: Point2(cx * f, cy * f)) * w
-                let box = Box(x: cx - w / 2, y: cy - 0.7 * h, width: w, height: h).scaled(by: f)
-                if let calibration = options.calibration {
-                    guard let spacing = calibration.groundDistance(Point2(ax * f, box.maxY), Point2(bx * f, box.maxY)),
-                          options.lampSpacingM.contains(spacing) else { continue }
-                }
+                let w = dx < 2 * size ? 1.75 * dx : 1.5 * (dx + Double(max(a.width, b.width)))
+                guard let box = pairBox(lamps: ax, bx, at: (ay + by) / 2, width: w) else { continue }
                 best = (j, dx, box)
             }
             guard let partner = best else { continue }
             used.insert(i); used.insert(partner.index)
             pairs.append(Detection(box: partner.box, confidence: 0.5))
         }
-        return pairs
+        let paired = Set(used.map { lampLike[$0] })
+        return pairs + all.indices.filter { !paired.contains($0) }.compactMap { mergedPair(all[$0]) }
+    }
+
+    /// A vehicle's two headlamps bloomed into one light blob (an oncoming car's, near or far): a blob at least
+    /// `mergedPairMinimumWidth` of the picture's pixels wide and `mergedPairAspect` times as wide as tall, whose ends
+    /// (a blob's height in from each side) lie a lamp spacing apart on the road, is a light pair whose vehicle is as
+    /// wide as the blob: the glow beyond the lamps about makes up for their inset from the vehicle's sides. Measured
+    /// on the night junction, blob against true width: 60 px for 61 at 40 m (car 15), 22–24 for 22–25 at 100 m (car
+    /// 6), 13 for 12 at 160 m (car 18, in the detail region); such a blob was the whole vehicle's box, too flat by
+    /// half, or no pair at all (night IDF1 0.797 → 0.832, junction-night-traffic 0.680 → 0.703; docs/accuracy.md).
+    private func mergedPair(_ a: Component) -> Detection? {
+        guard a.width * factor >= options.mergedPairMinimumWidth, Double(a.width) >= options.mergedPairAspect * Double(a.height) else { return nil }
+        // Ends in pixel indices, as `lightPairs` places its lamps: a vehicle whose lamps part or bloom together from
+        // frame to frame keeps its box where it was.
+        let inset = Double(a.height) / 2
+        return pairBox(lamps: Double(a.minX) + inset, Double(a.maxX) - inset, at: Double(a.minY + a.maxY) / 2, width: Double(a.width))
+            .map { Detection(box: $0, confidence: 0.5) }
+    }
+
+    /// The vehicle box of a light pair whose lamps' centres are at columns `left` and `right` on row `y` (analysis
+    /// pixels), `width` wide: centred between them, a vehicle's proportion there (`heightPerWidth`), the lamps 70 % of
+    /// the way down; in full-resolution pixels. With the calibration, nil unless the lamps lie a lamp spacing apart on
+    /// the road where the box meets it.
+    private func pairBox(lamps left: Double, _ right: Double, at y: Double, width w: Double) -> Box? {
+        let f = Double(factor), cx = (left + right) / 2
+        let h = heightPerWidth(at: Point2(cx * f, y * f)) * w
+        let box = Box(x: cx - w / 2, y: y - 0.7 * h, width: w, height: h).scaled(by: f)
+        if let calibration = options.calibration {
+            guard let spacing = calibration.groundDistance(Point2(left * f, box.maxY), Point2(right * f, box.maxY)),
+                  options.lampSpacingM.contains(spacing) else { return nil }
+        }
+        return box
     }
 
 

@@ -316,6 +316,35 @@ struct LightPairTests {
     }
 }
 
+struct MergedPairTests {
+    /// The light pairs' boxes on a dark road at night with one saturated light blob, `width` × `height`, its left
+    /// edge at column 185 and its top at row 144.
+    func pairs(width: Int, height: Int, calibration: Calibration?) -> [Detection] {
+        let road = GrayImage(width: 480, height: 270, value: 25)
+        var night = road
+        for y in 144..<(144 + height) { for x in 185..<(185 + width) { night.pixels[y * 480 + x] = 250 } }
+        return detectAfterPriming(night, road: road, calibration: calibration).filter { $0.confidence == 0.5 }
+    }
+
+    @Test("two headlamps bloomed into one light blob are a light pair as wide as the blob, where its ends lie a lamp spacing apart on the road")
+    func merged() throws {
+        let calibration = try tenPixelsPerMetre()  // 10 px a metre across
+        // 30 × 12: its ends, 6 px in from each side, 1.8 m apart.
+        let car = pairs(width: 30, height: 12, calibration: calibration)
+        let box = try #require(car.count == 1 ? car.first?.box : nil, "\(car)")
+        #expect(abs(box.width - 30) < 0.01 && abs(box.height - 1.1 * 30) < 0.01, "\(box)")
+        // Centred on the blob, the lamps 70 % of the way down (pixel indices, as the pairs of two blobs).
+        #expect(abs(box.center.x - 199.5) < 0.01 && abs(box.y + 0.7 * box.height - 149.5) < 0.01, "\(box)")
+        // Without the calibration, the blob's proportion alone.
+        #expect(pairs(width: 30, height: 12, calibration: nil).count == 1)
+        // 60 × 12: ends 4.8 m apart, the lamps of two vehicles side by side; 16 × 12: 1.3 times as wide as tall, one
+        // lamp's glow; 10 × 4: under 12 px wide. None is a pair.
+        #expect(pairs(width: 60, height: 12, calibration: calibration).isEmpty)
+        #expect(pairs(width: 16, height: 12, calibration: calibration).isEmpty)
+        #expect(pairs(width: 10, height: 4, calibration: nil).isEmpty)
+    }
+}
+
 struct SingleLampTests {
     /// The detections on a dark road at night with saturated 5 × 5 lamps at these image columns on row 150.
     func found(lamps: [Int], calibration: Calibration?) -> [Detection] {
