@@ -22,13 +22,15 @@ struct RunCommandTests {
         try withTemporaryDirectory { dir in
             struct Sample { var pipeline: String; var truth: String; var rule: String; var minimumRecall: Double }
             // Recall floors are what the motion detector reaches today (docs/accuracy.md); precision must be 1. Since the
-            // samples' trucks carry their lamps where trucks do (2026-11-27) two records are missed: at night motorcycle
-            // 14, whose dark body beside truck 10 leaves a blob too narrow for a vehicle for the five frames up to the
-            // line; on the motorway motorcycle 20, whose box its shadow widens by half and back, so it is not steady
-            // enough to measure. Both were lost to a re-encode of the old samples alone.
+            // samples' trucks carry their lamps where trucks do (2026-11-27) one record is missed: on the motorway
+            // motorcycle 20, whose box its shadow widens by half and back, so it is not steady enough to measure. At
+            // night motorcycle 14, beside truck 10 at the line, was missed too until a candidate holding its lamp and
+            // the truck's was no longer replaced by a box of its learnt size at the lamp (55 px wide for 35 in frame
+            // 461): the red-light rule refused its boxes as unsteady (run.json `boxUnsteady` 3 → 1). Both were lost to
+            // a re-encode of the old samples alone.
             let samples = [
                 Sample(pipeline: "sample-junction", truth: "junction-day", rule: "red_light", minimumRecall: 1.0),
-                Sample(pipeline: "sample-junction-night", truth: "junction-night", rule: "red_light", minimumRecall: 2.0 / 3),
+                Sample(pipeline: "sample-junction-night", truth: "junction-night", rule: "red_light", minimumRecall: 1.0),
                 Sample(pipeline: "sample-highway", truth: "highway-day", rule: "speeding", minimumRecall: 0.8),
             ]
             for s in samples {
@@ -75,8 +77,9 @@ struct RunCommandTests {
 
     /// The night junction's tracks over the picture: far cars are seen by their lamp pairs, whose boxes take a car's
     /// proportion at that distance from the calibration, oncoming ones by their bloomed headlamps paired too, trucks by
-    /// their lamps where trucks carry them, and motorcycles by their one lamp (0.833 measured; 0.797 before headlamps
-    /// bloomed into one blob were a light pair, 0.781 before a lamp
+    /// their lamps where trucks carry them, and motorcycles by their one lamp (0.831 measured; 0.833 before a box
+    /// holding a track's lamp and another kept it from the lamp's path, 0.797 before headlamps bloomed into one blob
+    /// were a light pair, 0.781 before a lamp
     /// of one analysis pixel, 0.772 before a track's lamp was sized as a share of its box, 0.757 before a flat blob
     /// of bloom gave way to its pair's box, 0.744 before a lone lamp was confident, 0.682 before bloomed lamps paired,
     /// 0.664 before a lone lamp made a motorcycle's box, 0.583 on the old render, whose truck lamps were bars 1.9–3.0 m
@@ -148,7 +151,7 @@ struct RunCommandTests {
 
     /// A benchmark scene's first frames rendered, run through a sample pipeline and scored: its red-light rule and
     /// the tracks' IDF1 over the picture.
-    func scene(_ name: String, frames: Int, pipeline: String) throws -> (red: ViolationScore.Rule, idf1: Double) {
+    func scene(_ name: String, frames: Int, pipeline: String) throws -> (red: ViolationScore.Rule, idf1: Double, truth: SceneTruth, rows: [TrackRow]) {
         try withTemporaryDirectory { dir in
             let spec = packageRoot.appendingPathComponent("Benchmarks/scenes/\(name).scene.yaml").path
             let synth = try CLI.run(["synth", spec, "--out", dir.path, "--frames", String(frames)])
@@ -162,13 +165,13 @@ struct RunCommandTests {
             let red = try #require(scored.rules.first { $0.rule == "red_light" })
             let file = try #require(try FileManager.default.contentsOfDirectory(atPath: out + "/tracks").first { $0.hasSuffix(".mot.csv") })
             let rows = try TrackRow.load(out + "/tracks/" + file)
-            return (red, TrackScore.score(tracks: rows, truth: truth).idf1)
+            return (red, TrackScore.score(tracks: rows, truth: truth).idf1, truth, rows)
         }
     }
 
     @Test("the junction at dusk (its first 16 s, two runners): both found, no record twice")
     func dusk() throws {
-        let (red, idf1) = try scene("junction-dusk", frames: 400, pipeline: "sample-junction")
+        let (red, idf1, _, _) = try scene("junction-dusk", frames: 400, pipeline: "sample-junction")
         // A dark car's bumper strip, tracked on its own, crossed the line after the car and made a second record
         // (frame 364) until the red-light rule asked for a vehicle seen whole (docs/accuracy.md).
         #expect(red.truths == 2)
@@ -183,15 +186,21 @@ struct RunCommandTests {
     /// about 0.05 with the encoder's rounding alone (docs/accuracy.md).
     @Test("the junction at night with other traffic (its first 18.4 s, two runners among 6 vehicles a minute a lane): both found")
     func nightTraffic() throws {
-        let (red, idf1) = try scene("junction-night-traffic", frames: 460, pipeline: "sample-junction-night")
+        let (red, idf1, truth, rows) = try scene("junction-night-traffic", frames: 460, pipeline: "sample-junction-night")
         #expect(red.truths == 2)
         #expect(red.falsePositives == 0 && red.duplicates == 0, "false \(red.falsePositives), duplicates \(red.duplicates)")
         #expect(red.recall == 1.0)
-        // 0.768 measured (0.754 before headlamps bloomed into one blob were a light pair, 0.753 before a lamp of one
+        // 0.791 measured (0.768 before a box holding a track's lamp and another kept it from the lamp's path, 0.754
+        // before headlamps bloomed into one blob were a light pair, 0.753 before a lamp of one
         // analysis pixel, 0.744 before a track's lamp was sized as a share of its box, 0.732 before a flat blob of
         // bloom gave way to its pair's box, 0.723 before a lone lamp was confident, 0.661 before bloomed headlamps
         // paired, 0.630 before a lone lamp made a motorcycle's box).
-        #expect(idf1 >= 0.73, "IDF1 \(idf1)")
+        #expect(idf1 >= 0.75, "IDF1 \(idf1)")
+        // Van 4, driving away, learnt one of its two tail lamps in a box over that lamp's half; the lamp's path then
+        // gave it a box of that half's size in every other frame: 212 of its frames on one track (325 measured
+        // with the change).
+        let van4 = framesByTrack(try #require(truth.vehicles.first { $0.id == 4 }), in: rows)
+        #expect((van4.values.max() ?? 0) >= 300, "van 4's frames by track: \(van4)")
     }
 
     /// Records, store, evidence and run.json agree, and the evidence decodes.

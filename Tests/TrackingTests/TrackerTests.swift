@@ -393,6 +393,29 @@ struct TrackerPassesTests {
         #expect(seen.contains { $0.time.index >= 25 && $0.box.iou(truth($0.time.index)) < 0.7 })
     }
 
+    @Test("a track whose lamp was learnt in a fragment takes its vehicle whole where a box holds that lamp and another")
+    func lampLearntInFragment() {
+        // A van 100 × 60 px moving down 2 px a frame, its tail lamps level, 12 % in from either side, 70 % down. For
+        // 15 frames it is found as a fragment, its lower 60 % without the left 15 %, which holds the right lamp alone
+        // (learnt there, 50 % down); then whole, as its light pair's box.
+        func van(_ f: Int) -> Box { Box(x: 300, y: 200 + 2 * Double(f), width: 100, height: 60) }
+        let tracker = Tracker()
+        for f in 0..<40 {
+            let b = van(f)
+            let lamps = [0.12, 0.88].map { Box(x: b.x + $0 * b.width - 4, y: b.y + 0.7 * b.height - 4, width: 8, height: 8) }
+            let seen = f < 15 ? Detection(box: Box(x: b.x + 15, y: b.y + 24, width: 85, height: 36), confidence: 0.9)
+                              : Detection(box: b, confidence: 0.5)
+            tracker.update(FrameDetections(time: FrameTime(index: f, pts: Double(f) / 25), detections: [seen], lamps: lamps))
+        }
+        let tracks = tracker.finish()
+        #expect(tracks.count == 1, "\(tracks.map(\.id))")
+        // Taken for a fragment (the lamp 70 % down, not 50 %), the whole box gave way to one of the fragment's size
+        // at the lamp: IoU 0.51 with the van.
+        let late = (tracks.first?.observed ?? []).filter { $0.time.index >= 17 }
+        #expect(late.count == 23 && late.allSatisfy { $0.box.iou(van($0.time.index)) >= 0.9 },
+                "\(late.map { ($0.time.index, $0.box.iou(van($0.time.index))) })")
+    }
+
     @Test("a lamp followed while its vehicle drives away shrinks with it: the track keeps it from 12 m to 69 m")
     func shrinkingLamp() throws {
         let road = try PoleCamera.calibration(from: 10)
