@@ -77,7 +77,8 @@ struct RunCommandTests {
 
     /// The night junction's tracks over the picture: far cars are seen by their lamp pairs, whose boxes take a car's
     /// proportion at that distance from the calibration, oncoming ones by their bloomed headlamps paired too, trucks by
-    /// their lamps where trucks carry them, and motorcycles by their one lamp (0.831 measured; 0.833 before a box
+    /// their lamps where trucks carry them, and motorcycles by their one lamp (0.834 measured; 0.831 before light
+    /// pairs' lamps were two picture pixels, 0.833 before a box
     /// holding a track's lamp and another kept it from the lamp's path, 0.797 before headlamps bloomed into one blob
     /// were a light pair, 0.781 before a lamp
     /// of one analysis pixel, 0.772 before a track's lamp was sized as a share of its box, 0.757 before a flat blob
@@ -190,7 +191,8 @@ struct RunCommandTests {
         #expect(red.truths == 2)
         #expect(red.falsePositives == 0 && red.duplicates == 0, "false \(red.falsePositives), duplicates \(red.duplicates)")
         #expect(red.recall == 1.0)
-        // 0.791 measured (0.768 before a box holding a track's lamp and another kept it from the lamp's path, 0.754
+        // 0.792 measured (0.791 before light pairs' lamps were two picture pixels, 0.768 before a box holding a
+        // track's lamp and another kept it from the lamp's path, 0.754
         // before headlamps bloomed into one blob were a light pair, 0.753 before a lamp of one
         // analysis pixel, 0.744 before a track's lamp was sized as a share of its box, 0.732 before a flat blob of
         // bloom gave way to its pair's box, 0.723 before a lone lamp was confident, 0.661 before bloomed headlamps
