@@ -543,7 +543,7 @@ public final class MotionDetector: FollowsTracks {
     /// wide as the blob: the glow beyond the lamps about makes up for their inset from the vehicle's sides. Measured
     /// on the night junction, blob against true width: 60 px for 61 at 40 m (car 15), 22–24 for 22–25 at 100 m (car
     /// 6), 13 for 12 at 160 m (car 18, in the detail region); such a blob was the whole vehicle's box, too flat by
-    /// half, or no pair at all (night IDF1 0.797 → 0.832, junction-night-traffic 0.680 → 0.703; docs/accuracy.md).
+    /// half, or no pair at all (night IDF1 0.797 → 0.833, junction-night-traffic 0.680 → 0.703; docs/accuracy.md).
     private func mergedPair(_ a: Component) -> Detection? {
         guard a.width * factor >= options.mergedPairMinimumWidth, Double(a.width) >= options.mergedPairAspect * Double(a.height) else { return nil }
         // Ends in pixel indices, as `lightPairs` places its lamps: a vehicle whose lamps part or bloom together from
