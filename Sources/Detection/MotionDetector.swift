@@ -259,7 +259,7 @@ public final class MotionDetector: FollowsTracks {
         // 0.680 unchanged). The detail region, at full resolution, still asks two: with one pixel there too, the
         // traffic clip's car 9 lost its track to another car at 150 m (0.680 → 0.655).
         lamps = !dark ? [] : labeler.label(lampPixels, width: width, height: height)
-            .filter { $0.pixels * factor * factor >= 2 && $0.width <= 12 && $0.height <= 12 }
+            .filter(lampSized)
             .map { Box(x: Double($0.minX), y: Double($0.minY), width: Double($0.width), height: Double($0.height)).scaled(by: f) }
         // Shadow and glow pixels join a vehicle's parts into one blob but do not size its box: its core does,
         // the opened core where it is substantial (no edge streaks), else the raw core (small, far vehicles).
@@ -504,13 +504,18 @@ public final class MotionDetector: FollowsTracks {
         return min(1.1, (1.45 + across / along) / 1.8)
     }
 
+    /// A light blob the size of a lamp: two of the picture's pixels or more, at most 12 analysis pixels either way.
+    private func lampSized(_ c: Component) -> Bool {
+        c.pixels * factor * factor >= 2 && c.width <= 12 && c.height <= 12
+    }
+
     /// Vehicles seen only by their lights: pairs of small light blobs, level and alike (see `pairLights`), and
     /// headlamps bloomed into one blob (see `mergedPair`).
     private func lightPairs() -> [Detection] {
         let all = labeler.label(lights, width: width, height: height)
-        // Lamps of two of the picture's pixels or more, as `lamps` (two analysis pixels until 2026-11-27: night IDF1
-        // 0.831 → 0.834, junction-night-traffic 0.720 → 0.721).
-        let lampLike = all.indices.filter { all[$0].pixels * factor * factor >= 2 && all[$0].width <= 12 && all[$0].height <= 12 }
+        // Lamp-sized as `lamps` (two analysis pixels until 2026-11-27: night IDF1 0.831 → 0.834,
+        // junction-night-traffic 0.720 → 0.721).
+        let lampLike = all.indices.filter { lampSized(all[$0]) }
         let blobs = lampLike.map { all[$0] }
         var used = Set<Int>()
         var pairs: [Detection] = []

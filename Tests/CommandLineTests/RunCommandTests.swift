@@ -78,17 +78,16 @@ struct RunCommandTests {
     /// The night junction's tracks over the picture: far cars are seen by their lamp pairs, whose boxes take a car's
     /// proportion at that distance from the calibration, oncoming ones by their bloomed headlamps paired too, trucks by
     /// their lamps where trucks carry them, and motorcycles by their one lamp (0.834 measured; 0.831 before light
-    /// pairs' lamps were two picture pixels, 0.833 before a box
-    /// holding a track's lamp and another kept it from the lamp's path, 0.797 before headlamps bloomed into one blob
-    /// were a light pair, 0.781 before a lamp
-    /// of one analysis pixel, 0.772 before a track's lamp was sized as a share of its box, 0.757 before a flat blob
-    /// of bloom gave way to its pair's box, 0.744 before a lone lamp was confident, 0.682 before bloomed lamps paired,
-    /// 0.664 before a lone lamp made a motorcycle's box, 0.583 on the old render, whose truck lamps were bars 1.9–3.0 m
-    /// up the cargo box; docs/accuracy.md). Oncoming van 3, its headlamps bloomed into blobs 1.8
-    /// sizes apart, is tracked whole (IoU ≥ 0.5) in 281 of its 346 frames (148 before); oncoming motorcycle 9, its
-    /// headlamp alone seen, in 58 of its 100 frames 460–559 (19 when its box was the lamp's glow); motorcycle 14, lost
-    /// beside truck 10 at 40 m and found again by its tail lamp as it drives away, in 248 of its 318 (79 when its
-    /// lamp, one pixel at 640 px, was lost at 53 m; 42 before it was found again).
+    /// pairs' lamps were two picture pixels, 0.833 before a box holding a track's lamp and another kept it from the
+    /// lamp's path, 0.797 before headlamps bloomed into one blob were a light pair, 0.781 before a lamp of one analysis
+    /// pixel, 0.772 before a track's lamp was sized as a share of its box, 0.757 before a flat blob of bloom gave way
+    /// to its pair's box, 0.744 before a lone lamp was confident, 0.682 before bloomed lamps paired, 0.664 before a
+    /// lone lamp made a motorcycle's box, 0.583 on the old render, whose truck lamps were bars 1.9–3.0 m up the cargo
+    /// box; docs/accuracy.md). Oncoming van 3, its headlamps bloomed into blobs 1.8 sizes apart, is tracked whole (IoU
+    /// ≥ 0.5) in 281 of its 346 frames (148 before); oncoming motorcycle 9, its headlamp alone seen, in 58 of its 100
+    /// frames 460–559 (19 when its box was the lamp's glow); motorcycle 14, lost beside truck 10 at 40 m and found
+    /// again by its tail lamp as it drives away, in 248 of its 318 (79 when its lamp, one pixel at 640 px, was lost at
+    /// 53 m; 42 before it was found again).
     func nightTracks(_ out: String) throws {
         let (truth, rows) = try tracks(out, sample: "junction-night")
         let idf1 = TrackScore.score(tracks: rows, truth: truth).idf1
@@ -191,12 +190,11 @@ struct RunCommandTests {
         #expect(red.truths == 2)
         #expect(red.falsePositives == 0 && red.duplicates == 0, "false \(red.falsePositives), duplicates \(red.duplicates)")
         #expect(red.recall == 1.0)
-        // 0.792 measured (0.791 before light pairs' lamps were two picture pixels, 0.768 before a box holding a
-        // track's lamp and another kept it from the lamp's path, 0.754
-        // before headlamps bloomed into one blob were a light pair, 0.753 before a lamp of one
-        // analysis pixel, 0.744 before a track's lamp was sized as a share of its box, 0.732 before a flat blob of
-        // bloom gave way to its pair's box, 0.723 before a lone lamp was confident, 0.661 before bloomed headlamps
-        // paired, 0.630 before a lone lamp made a motorcycle's box).
+        // 0.792 measured (0.791 before light pairs' lamps were two picture pixels, 0.768 before a box holding a track's
+        // lamp and another kept it from the lamp's path, 0.754 before headlamps bloomed into one blob were a light
+        // pair, 0.753 before a lamp of one analysis pixel, 0.744 before a track's lamp was sized as a share of its box,
+        // 0.732 before a flat blob of bloom gave way to its pair's box, 0.723 before a lone lamp was confident, 0.661
+        // before bloomed headlamps paired, 0.630 before a lone lamp made a motorcycle's box).
         #expect(idf1 >= 0.75, "IDF1 \(idf1)")
         // Van 4, driving away, learnt one of its two tail lamps in a box over that lamp's half; the lamp's path then
         // gave it a box of that half's size in every other frame: 212 of its frames on one track (325 measured
