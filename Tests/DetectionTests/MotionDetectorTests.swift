@@ -259,21 +259,51 @@ struct GhostTests {
 
     /// The boxes found in each of `frames` showings of `frame`, after the background is started from `warmup`.
     func found(warmup: GrayImage, frame: GrayImage, frames: Int) -> (boxes: [[Box]], ghosts: Int) {
-        let detector = MotionDetector()
+        found(warmup: warmup, frames: (0..<frames).map { _ in frame })
+    }
+
+    func found(warmup: GrayImage, frames: [GrayImage], options: MotionDetectorOptions = MotionDetectorOptions()) -> (boxes: [[Box]], ghosts: Int) {
+        let detector = MotionDetector(options: options)
         detector.prime(with: Array(repeating: warmup, count: 12))
-        let boxes = (0..<frames).map { k in detector.detect(frame, pts: Double(k) * 0.04).map(\.box) }
+        let boxes = frames.enumerated().map { k, frame in detector.detect(frame, pts: Double(k) * 0.04).map(\.box) }
         return (boxes, detector.ghostsAbsorbed)
     }
 
-    @Test("a vehicle that stood through the warm-up and has gone leaves no box: its ghost is learnt at once")
+    @Test("a vehicle that stood through the warm-up and has gone leaves no box: its ghost is learnt once it has stood a second")
     func ghostLearnt() {
         let (boxes, ghosts) = found(warmup: Self.withVehicle(Self.road), frame: Self.road, frames: 50)
-        // The first frame has no last frame to show that the blob stands still: the ghost is a box there only (its
-        // outline matches the road next to it, so the shake test leaves it out).
+        // A box where the ghost is (its outline matches the road next to it, so the shake test leaves it out) until
+        // its pixels have been foreground for `ghostMinimumAgeSeconds` on average: 25 frames of 0.04 s.
+        let withBoxes = boxes.indices.filter { !boxes[$0].isEmpty }
         #expect(boxes[0] == [Box(x: 201, y: 121, width: 28, height: 23)])
-        let later = boxes.dropFirst().filter { !$0.isEmpty }.count
-        #expect(later == 0, "\(later) later frames with boxes: \(boxes.enumerated().filter { !$0.element.isEmpty }.map { "\($0.offset): \($0.element)" })")
+        #expect(withBoxes == Array(0..<withBoxes.count) && (24...26).contains(withBoxes.count), "frames with boxes: \(withBoxes)")
         #expect(ghosts == 1)
+    }
+
+    @Test("a pale vehicle arriving over a kerb and pavement as light as it is not learnt as a ghost")
+    func arrivingVehicleKept() {
+        // Road 56, a kerb of 100 at x 222-229 and pavement of 100 from x 240 (junction-dusk's kerb side). A vehicle of
+        // 100, 54 × 80 px, over x 226-279, drives up the picture 2 px a frame: the strip of it between the kerb and
+        // the pavement is a blob that stands still (the vehicle is uniform) and whose outline is an edge of
+        // the background (the kerb, the pavement) and not of the picture (vehicle on both sides): it looks like a
+        // ghost. Its pixels have been foreground under a second on average (each is covered for 40 frames).
+        var road = GrayImage(width: 480, height: 270, value: 56)
+        for y in 0..<270 { for x in Array(222..<230) + Array(240..<480) { road.pixels[y * 480 + x] = 100 } }
+        let frames = (0..<60).map { k -> GrayImage in
+            var frame = road
+            let top = 180 - 2 * k
+            for y in max(0, top)..<min(270, top + 80) { for x in 226..<280 { frame.pixels[y * 480 + x] = 100 } }
+            return frame
+        }
+        let strip = Box(x: 230, y: 0, width: 10, height: 270)
+        let (boxes, ghosts) = found(warmup: road, frames: frames)
+        #expect(ghosts == 0)
+        let missed = boxes.indices.filter { k in !boxes[k].contains { $0.intersection(strip) != nil } }
+        #expect(missed.isEmpty, "frames with nothing over the strip: \(missed)")
+        // Taken for a ghost as soon as it stands (from the second frame) without the minimum age.
+        var options = MotionDetectorOptions()
+        options.ghostMinimumAgeSeconds = 0
+        #expect(found(warmup: road, frames: frames, options: options).ghosts > 0)
     }
 
     @Test("a vehicle standing on the road (waiting at red) stays found: it stands still too, but differs from the road around it")
@@ -510,5 +540,51 @@ struct DetailRegionTests {
         var expected: [UInt8] = []
         for y in 7..<17 { for x in 5..<25 { expected.append(value(x, y)) } }
         #expect(crop.pixels == expected)
+    }
+}
+
+struct ShakeTestInteriorTests {
+    /// A road of 113 speckled every fourth pixel each way with 128 (the ends of lane-line dashes seen far off, as on
+    /// the motorway sample), and a pale vehicle of 134 on it, covering the specks: every pixel of it next to a speck
+    /// matches the speck's background, so the one-sided shake test took it for an edge moved by a pixel.
+    static let road: GrayImage = {
+        var image = GrayImage(width: 480, height: 270, value: 113)
+        for y in stride(from: 0, to: 270, by: 4) { for x in stride(from: 0, to: 480, by: 4) { image.pixels[y * 480 + x] = 128 } }
+        return image
+    }()
+    static let vehicle = Box(x: 200, y: 120, width: 39, height: 30)
+
+    /// The third showing of `frame` after the background is primed with the speckled road: the boxes and the share of
+    /// the vehicle's pixels that are foreground.
+    func detect(_ frame: GrayImage) -> (boxes: [Box], body: Double) {
+        let detector = MotionDetector()
+        detector.prime(with: Array(repeating: Self.road, count: 12))
+        var boxes: [Box] = []
+        for k in 0..<3 { boxes = detector.detect(frame, pts: Double(k) * 0.04).map(\.box) }
+        let v = Self.vehicle, mask = detector.foreground
+        var inside = 0
+        for y in Int(v.y)..<Int(v.maxY) { for x in Int(v.x)..<Int(v.maxX) where mask.pixels[y * 480 + x] != 0 { inside += 1 } }
+        return (boxes, Double(inside) / v.area)
+    }
+
+    @Test("a pale vehicle over bright specks it matches keeps its body: inside a blob the shake test needs the pixel across to match too")
+    func paleVehicleOverSpecks() {
+        var frame = Self.road
+        let v = Self.vehicle
+        for y in Int(v.y)..<Int(v.maxY) { for x in Int(v.x)..<Int(v.maxX) { frame.pixels[y * 480 + x] = 134 } }
+        let (boxes, body) = detect(frame)
+        // The specks under it (1 in 16 of its pixels) match it and are no foreground, nor are the pixels at the
+        // blob's edge beside a speck. With the one-sided test everywhere none of the body was foreground and nothing
+        // was found (measured); 0.81 of it and a box at IoU 0.81 now.
+        #expect(body >= 0.75, "\(body) of the body is foreground")
+        #expect(boxes.count == 1 && boxes[0].iou(v) >= 0.75, "\(boxes)")
+    }
+
+    @Test("the speckled road shaken by a pixel gives nothing")
+    func speckledRoadShaken() {
+        var shaken = Self.road
+        for y in 0..<270 { for x in 0..<480 { shaken.pixels[y * 480 + x] = Self.road.pixels[y * 480 + min(479, x + 1)] } }
+        let (boxes, body) = detect(shaken)
+        #expect(boxes.isEmpty && body == 0, "\(boxes), \(body)")
     }
 }
