@@ -209,14 +209,18 @@ func detectAfterPriming(_ frame: GrayImage, road: GrayImage, calibration: Calibr
     return found
 }
 
-/// The detections on a dark road (25, 480 × 270) at night with saturated square lamps, 2 × `half` + 1 pixels a
-/// side, centred at these image columns on row 150.
-func detectAtNight(lamps: [Int], half: Int, calibration: Calibration?) -> [Detection] {
-    let w = 480, h = 270
-    let road = GrayImage(width: w, height: h, value: 25)
+/// The detections on a dark road (25, 480 × 270) at night with these saturated rectangles of light on it.
+func detectAtNight(lights: [(x: ClosedRange<Int>, y: ClosedRange<Int>)], calibration: Calibration?) -> [Detection] {
+    let road = GrayImage(width: 480, height: 270, value: 25)
     var night = road
-    for x in lamps { for y in (150 - half)...(150 + half) { for dx in -half...half { night.pixels[y * w + x + dx] = 250 } } }
+    for light in lights { for y in light.y { for x in light.x { night.pixels[y * 480 + x] = 250 } } }
     return detectAfterPriming(night, road: road, calibration: calibration)
+}
+
+/// The detections on the dark road at night with saturated square lamps, 2 × `half` + 1 pixels a side, centred at
+/// these image columns on row 150.
+func detectAtNight(lamps: [Int], half: Int, calibration: Calibration?) -> [Detection] {
+    detectAtNight(lights: lamps.map { ((($0 - half)...($0 + half)), ((150 - half)...(150 + half))) }, calibration: calibration)
 }
 
 struct DifferenceFloorTests {
@@ -350,10 +354,7 @@ struct MergedPairTests {
     /// The light pairs' boxes on a dark road at night with one saturated light blob, `width` × `height`, its left
     /// edge at column 185 and its top at row 144.
     func pairs(width: Int, height: Int, calibration: Calibration?) -> [Detection] {
-        let road = GrayImage(width: 480, height: 270, value: 25)
-        var night = road
-        for y in 144..<(144 + height) { for x in 185..<(185 + width) { night.pixels[y * 480 + x] = 250 } }
-        return detectAfterPriming(night, road: road, calibration: calibration).filter { $0.confidence == 0.5 }
+        detectAtNight(lights: [(185...(184 + width), 144...(143 + height))], calibration: calibration).filter { $0.confidence == 0.5 }
     }
 
     @Test("two headlamps bloomed into one light blob are a light pair as wide as the blob, where its ends lie a lamp spacing apart on the road")
@@ -392,10 +393,7 @@ struct SingleLampTests {
         let plain = found(lamps: [200], calibration: nil)
         #expect(plain.map(\.box) == [Box(x: 198, y: 148, width: 5, height: 5)], "\(plain)")
         // A lamp of 12 px, under the smallest confident blob, still makes a confident motorcycle: a lamp is no noise.
-        let road = GrayImage(width: 480, height: 270, value: 25)
-        var small = road
-        for y in 149...151 { for x in 199...202 { small.pixels[y * 480 + x] = 250 } }
-        let far = detectAfterPriming(small, road: road, calibration: calibration)
+        let far = detectAtNight(lights: [(199...202, 149...151)], calibration: calibration)
         #expect(far.count == 1 && far.allSatisfy { !$0.isWeak && abs($0.box.width - 9.6) < 0.01 }, "\(far)")
         // Two lamps a car's spacing apart are a car (the pair's box), not two motorcycles.
         let pair = found(lamps: [200, 215], calibration: calibration)
