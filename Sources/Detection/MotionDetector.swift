@@ -732,14 +732,15 @@ public final class MotionDetector: FollowsTracks {
                     if x + 8 <= w && UnsafeRawPointer(m + row + x).loadUnaligned(as: UInt64.self) == 0 { x += 8; continue }
                     let i = row + x
                     if m[i] != 0 {
-                        let cur = Float(c[i]), limit = threshold(i, g * b[i])
-                        let nearer = matchShare * abs(cur - g * b[i])
+                        let cur = Float(c[i]), own = g * b[i], limit = threshold(i, own)
                         search: for ny in max(0, y - 1)...min(h - 1, y + 1) {
-                            for nx in max(0, x - 1)...min(w - 1, x + 1) where abs(cur - g * b[ny * w + nx]) <= limit {
+                            for nx in max(0, x - 1)...min(w - 1, x + 1) {
+                                let match = abs(cur - g * b[ny * w + nx])
+                                guard match <= limit else { continue }
                                 if interiorTest && x > 0 && y > 0 && x < w - 1 && y < h - 1
                                     && m[i - 1] != 0 && m[i + 1] != 0 && m[i - w] != 0 && m[i + w] != 0 {
                                     let across = (2 * y - ny) * w + 2 * x - nx  // on the other side, inside the picture
-                                    if abs(Float(c[across]) - g * b[i]) > limit || abs(cur - g * b[ny * w + nx]) > nearer { continue }
+                                    if abs(Float(c[across]) - own) > limit || match > matchShare * abs(cur - own) { continue }
                                 }
                                 m[i] = 1
                                 break search
