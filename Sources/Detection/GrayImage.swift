@@ -40,25 +40,34 @@ public struct GrayImage: Sendable, Equatable {
         out.withUnsafeMutableBufferPointer { dst in
             var sums = [UInt32](repeating: 0, count: w)
             var columns = [UInt16](repeating: 0, count: w * f + 16)
+            var blockSums = [SIMD16<UInt16>](repeating: SIMD16<UInt16>(), count: f == 4 ? w / 8 : 0)
+            blockSums.withUnsafeMutableBufferPointer { pairs in
             columns.withUnsafeMutableBufferPointer { column in
             sums.withUnsafeMutableBufferPointer { sum in
                 for y in 0..<h {
-                    // 1080p's factor, vectorised: 32 source bytes of each of the four rows to 8 output pixels at a
-                    // time, with the same rounding as below (the scalar loop finishes the row).
+                    // 1080p's factor, vectorised: 32 source bytes of a row to 16 pair sums at a time, the four rows
+                    // one after another (each read front to back, so the whole plane is one stream through memory:
+                    // the plane is mostly out of cache, and reading the four rows side by side stalled on it), then
+                    // 8 output pixels from each block's sums, with the same rounding as below (the scalar loop
+                    // finishes the row).
                     var done = 0
                     if f == 4 {
-                        let out = dst.baseAddress! + y * w
-                        while done + 8 <= w {
-                            var acc = SIMD16<UInt16>()
-                            for dy in 0..<4 {
-                                acc &+= Self.pairSums(UnsafeRawPointer(plane.base + (y * 4 + dy) * plane.stride + 4 * done))
+                        let blocks = w / 8
+                        for dy in 0..<4 {
+                            let row = UnsafeRawPointer(plane.base + (y * 4 + dy) * plane.stride)
+                            for k in 0..<blocks {
+                                let sums = Self.pairSums(row + 32 * k)
+                                pairs[k] = dy == 0 ? sums : pairs[k] &+ sums
                             }
-                            // Adjacent pair sums added as 32-bit lanes: the sums of four columns (at most 4080).
-                            let pairs = unsafeBitCast(acc, to: SIMD8<UInt32>.self)
-                            let mean = (((pairs & 0xFFFF) &+ (pairs &>> 16)) &+ 8) &>> 4
-                            for i in 0..<8 { out[done + i] = UInt8(truncatingIfNeeded: mean[i]) }
-                            done += 8
                         }
+                        let out = dst.baseAddress! + y * w
+                        for k in 0..<blocks {
+                            // Adjacent pair sums added as 32-bit lanes: the sums of four columns (at most 4080).
+                            let quads = unsafeBitCast(pairs[k], to: SIMD8<UInt32>.self)
+                            let mean = (((quads & 0xFFFF) &+ (quads &>> 16)) &+ 8) &>> 4
+                            for i in 0..<8 { out[8 * k + i] = UInt8(truncatingIfNeeded: mean[i]) }
+                        }
+                        done = 8 * blocks
                         if done == w { continue }
                     }
                     if f >= 2 && f <= 16 {
@@ -107,6 +116,7 @@ public struct GrayImage: Sendable, Equatable {
                     }
                     for i in 0..<w { dst[y * w + i] = UInt8((sum[i] + half) / area) }
                 }
+            }
             }
             }
         }
