@@ -86,7 +86,7 @@ bench: build
 
 # Accuracy beyond the samples: the sample junction at dusk, with a shaking camera and a passing cloud, in dense
 # traffic, and at night with other traffic (Benchmarks/scenes/), rendered on demand into .bench-cache/accuracy/
-# (about 80 s; again when the scene or the renderer is newer than the render), each run through its sample junction
+# (about 80 s; again when the scene, the renderer or the encoder settings are newer than the render), each run through its sample junction
 # pipeline and scored, records and tracks (the whole picture and inside the lanes), against its truth; then the three
 # samples the same way.
 # docs/accuracy.md reports the figures.
@@ -97,7 +97,7 @@ accuracy: build
 	@mkdir -p $(ACCURACY)/out
 	@for sp in $(SCENES); do \
 		s=$${sp%%:*}; p=$${sp##*:}; \
-		if [ ! -f $(ACCURACY)/$$s.mp4 ] || [ -n "$$(find Benchmarks/scenes/$$s.scene.yaml Sources/SceneSynth -newer $(ACCURACY)/$$s.mp4 | head -1)" ]; then \
+		if [ ! -f $(ACCURACY)/$$s.mp4 ] || [ -n "$$(find Benchmarks/scenes/$$s.scene.yaml Sources/SceneSynth Sources/VideoIO/VideoWriter.swift -newer $(ACCURACY)/$$s.mp4 | head -1)" ]; then \
 			$(ROADWATCH) synth Benchmarks/scenes/$$s.scene.yaml --out $(ACCURACY) || exit $$?; \
 		fi; \
 		rm -rf $(ACCURACY)/out/$$s; \

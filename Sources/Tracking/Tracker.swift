@@ -204,8 +204,11 @@ public final class Tracker {
         detectionsIn += frame.detections.count
         for k in live.indices {
             let size = max(live[k].w.x, live[k].h.x)
-            let q = pow(options.accelerationNoise * size, 2)
-            let qPosition = live[k].onGround ? pow(options.groundAccelerationNoise, 2) : q
+            // Squares as products: IEEE arithmetic rounds them the same on every machine, where libm's pow may
+            // differ in its last bit between its FMA and SSE2 builds (glibc picks one by the CPU).
+            let noise = options.accelerationNoise * size
+            let q = noise * noise
+            let qPosition = live[k].onGround ? options.groundAccelerationNoise * options.groundAccelerationNoise : q
             live[k].px.predict(dt: dt, accelerationVariance: qPosition)
             live[k].py.predict(dt: dt, accelerationVariance: qPosition)
             live[k].w.predict(dt: dt, accelerationVariance: q * 0.25)

@@ -181,6 +181,11 @@ public final class VideoWriter {
                     c.pointee.rc_buffer_size = Int32(clamping: cap * 2)
                 }
             }
+            // x264 picks some algorithms by the CPU's instruction set: the same frames encoded here with its assembly
+            // and without it gave different streams, so evidence clips (whose hashes the records carry) and rendered
+            // footage would differ from machine to machine. `cpu-independent` makes every CPU encode as the plain C
+            // code does (measured: the default stream differed from `asm=0`'s; with it, they were the same bytes).
+            if settings.codec == .h264 { av_dict_set(&codecOptions, "x264-params", "cpu-independent=1", 0) }
             if settings.codec == .hevc { av_dict_set(&codecOptions, "x265-params", "log-level=error", 0) }
         case .mpeg4, .mjpeg:
             if let bitRate = settings.bitRate {
