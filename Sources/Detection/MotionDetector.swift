@@ -876,7 +876,7 @@ public final class MotionDetector: FollowsTracks {
         }
     }
 
-    /// out[i] = a[i] | b[i] | c[i] (or &) for i in 0..<count, sixteen bytes at a time; `out` may be none of the inputs.
+    /// out[i] = a[i] | b[i] | c[i] (or &) for i in 0..<count, sixteen bytes at a time; `out` must not overlap the inputs.
     private static func combine(_ out: UnsafeMutablePointer<UInt8>, _ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>,
                                 _ c: UnsafePointer<UInt8>, count: Int, maximum: Bool) {
         @inline(__always) func load(_ p: UnsafePointer<UInt8>, _ i: Int) -> SIMD16<UInt8> {

@@ -25,8 +25,9 @@ struct BenchTrack: ParsableCommand {
     var clips: [String]
 
     func run() throws {
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
         var lines = [
-            "Measured \(DecodeBenchmark.timestamp()) at commit \(DecodeBenchmark.commit()) on \(DecodeBenchmark.machine()); decoder threads: \(threads); medians of \(max(1, repeats)) alternated runs.",
+            "Measured \(DecodeBenchmark.timestamp()) at commit \(DecodeBenchmark.commit()) on \(DecodeBenchmark.machine()); decoder threads: \(threads); medians of \(repeats) alternated runs.",
             "",
             "| clip | size | frames | decode only, wall ms/frame | detection, CPU ms/frame | tracking, CPU ms/frame | (detection + tracking) / decode |",
             "|---|---|---:|---:|---:|---:|---:|",
@@ -34,7 +35,7 @@ struct BenchTrack: ParsableCommand {
         for clip in clips {
             var decode: [Double] = [], detect: [Double] = [], track: [Double] = []
             var frames = 0, info: (width: Int, height: Int) = (0, 0)
-            for _ in 0..<max(1, repeats) {
+            for _ in 0..<repeats {
                 // Decode alone.
                 var start = DecodeBenchmark.monotonicSeconds()
                 let plain = try VideoReader(path: clip, options: DecodeOptions(threads: threads))

@@ -187,6 +187,8 @@ struct BenchCommandTests {
             #expect(cells.count == 7 && cells[3...].allSatisfy { Double($0).map { $0 >= 0 } == true }, "\(row)")
             let text = try String(contentsOfFile: markdown, encoding: .utf8)
             #expect(text.contains("<!-- bench:track:begin -->") && text.contains("medians of 3 alternated runs"))
+            let none = try CLI.run(["bench", "track", "--repeats", "0", clip])
+            #expect(none.status != 0 && none.stderr.contains("--repeats must be at least 1"), "\(none.stderr)")
         }
     }
 }
