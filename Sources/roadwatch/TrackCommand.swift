@@ -12,13 +12,14 @@ struct TrackCommand: ParsableCommand {
         abstract: "Detect and track vehicles and read the signal: writes NAME.tracks.csv (MOT) and NAME.signal.csv.",
         discussion: """
             The stage on its own, for inspection and scoring (`roadwatch score RECORDS TRUTH --tracks NAME.tracks.csv`). \
-            Given a pipeline file first (PIPELINE.yaml VIDEO...), it runs that camera's stages exactly as `roadwatch run` \
+            Given a pipeline file first (PIPELINE.yaml [VIDEO...]), it runs that camera's stages exactly as `roadwatch run` \
             does (detection, tracking and signal settings, calibration, lamps or controller log) and stops before the \
-            rules. Without one, defaults are used and the lamps, regions to ignore or external boxes are given as options.
+            rules; without videos, on the pipeline's inputs, as `run` does. Without a pipeline file, defaults are used and \
+            the lamps, regions to ignore or external boxes are given as options.
             """
     )
 
-    @Argument(help: ArgumentHelp("A pipeline file (.yaml), optionally, then videos.", valueName: "pipeline.yaml|video"), completion: .file())
+    @Argument(help: ArgumentHelp("A pipeline file (.yaml), optionally, then videos (with a pipeline file, default: its inputs).", valueName: "pipeline.yaml|video"), completion: .file())
     var arguments: [String]
 
     /// The pipeline file when the first argument is one.
@@ -55,7 +56,6 @@ struct TrackCommand: ParsableCommand {
     func validate() throws {
         if masks.contains(where: { $0 < 1 }) { throw ValidationError("--masks: frames are numbered from 1, as in the MOT files") }
         if !masks.isEmpty && detections != nil { throw ValidationError("--masks shows the motion detector's masks; there are none with --detections") }
-        if videos.isEmpty { throw ValidationError("give at least one video") }
         if pipelinePath != nil && (!lamps.isEmpty || !ignore.isEmpty || detections != nil) {
             throw ValidationError("--lamp, --ignore and --detections are set in the pipeline file (signal.lamps, detection.ignore, detection.external_file)")
         }
@@ -105,7 +105,19 @@ struct TrackCommand: ParsableCommand {
 
     func run() throws {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let analyse = try pipelinePath.map { try pipelineStages(loadPipeline($0)) } ?? optionStages()
+        let config = try pipelinePath.map(loadPipeline)
+        let analyse = try config.map(pipelineStages) ?? optionStages()
+        var videos = videos
+        if let config, videos.isEmpty {
+            // The pipeline's inputs, as `roadwatch run` takes them.
+            let (files, problems) = InputList.expand(config.inputs, relativeTo: config.directory)
+            for p in problems { printError("warning: \(p)") }
+            guard !files.isEmpty else {
+                printError("error: no inputs: give videos on the command line or under inputs: in \(pipelinePath!)")
+                throw ExitStatus.invalidConfig
+            }
+            videos = files
+        }
         var failed = 0
         for video in videos {
             do {

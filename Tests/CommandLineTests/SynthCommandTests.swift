@@ -187,6 +187,16 @@ struct TrackCommandTests {
             let expected = try Data(contentsOf: dir.appendingPathComponent("run/tracks/\(try #require(runTracks.first))"))
             let tracks = try Data(contentsOf: dir.appendingPathComponent("track/piece-01.tracks.csv"))
             #expect(!tracks.isEmpty && tracks == expected, "track and run must give the same tracks")
+            // Without videos, the pipeline's own inputs (relative to the pipeline file), as run takes them.
+            let own = dir.appendingPathComponent("own.yaml").path
+            try String(contentsOfFile: pipeline, encoding: .utf8)
+                .replacingOccurrences(of: "../SampleVideo/junction-day.mp4", with: "footage/piece-01.mp4")
+                .write(toFile: own, atomically: true, encoding: .utf8)
+            let ownInputs = try CLI.run(["track", own, "--out", dir.appendingPathComponent("own").path])
+            #expect(ownInputs.status == 0 && ownInputs.stdout.contains("piece-01: 250 frames"), "\(ownInputs.stderr)")
+            #expect(try Data(contentsOf: dir.appendingPathComponent("own/piece-01.tracks.csv")) == expected)
+            let none = try CLI.run(["track", "--out", dir.path])
+            #expect(none.status == 64 && none.stderr.contains("Missing expected argument '<pipeline.yaml|video> ...'"), "\(none.stderr)")
             // The detector's boxes on request: as many as it reported, in the picture, confident and weak; the tracks unchanged.
             let withBoxes = try CLI.run(["track", pipeline, piece, "--out", dir.appendingPathComponent("boxes").path, "--write-detections", "--masks", "100", "180"])
             #expect(withBoxes.status == 0, "\(withBoxes.stderr)")
