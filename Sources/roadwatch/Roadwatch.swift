@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import VideoIO
 
 @main
 struct Roadwatch: AsyncParsableCommand {
@@ -9,6 +11,24 @@ struct Roadwatch: AsyncParsableCommand {
         version: RoadwatchVersion.string,
         subcommands: [RunCommand.self, ValidateCommand.self, ReplayCommand.self, CalibrateCommand.self, VerifyCommand.self, RenderCommand.self, KeygenCommand.self, Probe.self, Synth.self, TrackCommand.self, Score.self, Bench.self, MigrateCommand.self, EnqueueCommand.self, WorkerCommand.self, StatusCommand.self, ExportCommand.self, EncodeClip.self]
     )
+
+    /// Checks the CPU before any command runs (the detector is compiled for AVX2 unless built with
+    /// ROADWATCH_PORTABLE=1; on a CPU without it the detector would die of an illegal instruction mid-run), then runs
+    /// the command as ArgumentParser's own `main` does.
+    static func main() async {
+        #if ROADWATCH_AVX2
+        if !CPUFeatures.avx2 {
+            printError("error: this roadwatch was built for CPUs with AVX2 (x86-64 since 2013) and this one has none; rebuild it for any x86-64: make clean && ROADWATCH_PORTABLE=1 make build")
+            exit(withError: ExitStatus.unsupportedCPU)
+        }
+        #endif
+        do {
+            var command = try parseAsRoot()
+            if var asynchronous = command as? AsyncParsableCommand { try await asynchronous.run() } else { try command.run() }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 enum RoadwatchVersion {
@@ -27,4 +47,6 @@ enum ExitStatus {
     static let verificationFailed = ExitCode(4)
     /// The fleet's database cannot be reached, refused a query, or its schema is not the version this build knows.
     static let databaseFailed = ExitCode(6)
+    /// This build needs AVX2 and the CPU has none (see Package.swift).
+    static let unsupportedCPU = ExitCode(7)
 }
