@@ -89,8 +89,7 @@ struct EnqueueCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try loadPipeline(pipeline)
-        let (files, problems) = inputs.isEmpty ? InputList.expand(config.inputs, relativeTo: config.directory) : InputList.expand(inputs, relativeTo: nil)
-        for p in problems { printError("warning: \(p)") }
+        let files = footage(inputs, of: config)
         var jobs: [(path: String, size: Int64, sha256: String?)] = []
         var refused = 0
         // Absolute paths: a worker on another machine has another working folder.

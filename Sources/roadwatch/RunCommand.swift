@@ -13,6 +13,20 @@ func loadPipeline(_ path: String) throws -> PipelineConfig {
     }
 }
 
+/// The footage a command works on: the files, folders and globs given or, with none, the pipeline's `inputs:`
+/// (relative to its file), expanded; what names nothing is a warning.
+func footage(_ inputs: [String], of config: PipelineConfig) -> [String] {
+    let (files, problems) = inputs.isEmpty ? InputList.expand(config.inputs, relativeTo: config.directory) : InputList.expand(inputs, relativeTo: nil)
+    for p in problems { printError("warning: \(p)") }
+    return files
+}
+
+/// Says that neither the command line nor the pipeline names any footage; the exit status to throw.
+func noFootage(_ pipeline: String) -> ExitCode {
+    printError("error: no inputs: give footage on the command line or under inputs: in \(pipeline)")
+    return ExitStatus.invalidConfig
+}
+
 /// Whether a path is a regular file: a pipe or device must never be opened to look at it (it can block forever).
 func isRegularFile(_ path: String) -> Bool {
     (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType == .typeRegular
@@ -67,12 +81,8 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         signal(SIGPIPE, SIG_IGN)
         let config = try loadPipeline(pipeline)
-        let (files, problems) = inputs.isEmpty ? InputList.expand(config.inputs, relativeTo: config.directory) : InputList.expand(inputs, relativeTo: nil)
-        for p in problems { printError("warning: \(p)") }
-        guard !files.isEmpty else {
-            printError("error: no inputs: give footage on the command line or under inputs: in \(pipeline)")
-            throw ExitStatus.invalidConfig
-        }
+        let files = footage(inputs, of: config)
+        guard !files.isEmpty else { throw noFootage(pipeline) }
         // Geometry against the picture, when the first input can be opened: before any work.
         if let first = files.first(where: isRegularFile), let reader = try? VideoReader(path: first) {
             let problems = config.checkAgainstPicture(width: reader.info.width, height: reader.info.height, video: first)

@@ -108,15 +108,10 @@ struct TrackCommand: ParsableCommand {
         let config = try pipelinePath.map(loadPipeline)
         let analyse = try config.map(pipelineStages) ?? optionStages()
         var videos = videos
-        if let config, videos.isEmpty {
+        if let config, let pipelinePath, videos.isEmpty {
             // The pipeline's inputs, as `roadwatch run` takes them.
-            let (files, problems) = InputList.expand(config.inputs, relativeTo: config.directory)
-            for p in problems { printError("warning: \(p)") }
-            guard !files.isEmpty else {
-                printError("error: no inputs: give videos on the command line or under inputs: in \(pipelinePath!)")
-                throw ExitStatus.invalidConfig
-            }
-            videos = files
+            videos = footage([], of: config)
+            guard !videos.isEmpty else { throw noFootage(pipelinePath) }
         }
         var failed = 0
         for video in videos {

@@ -195,6 +195,15 @@ struct TrackCommandTests {
             let ownInputs = try CLI.run(["track", own, "--out", dir.appendingPathComponent("own").path])
             #expect(ownInputs.status == 0 && ownInputs.stdout.contains("piece-01: 250 frames"), "\(ownInputs.stderr)")
             #expect(try Data(contentsOf: dir.appendingPathComponent("own/piece-01.tracks.csv")) == expected)
+            // A pipeline whose inputs match nothing: a warning naming the pattern, then one error, as run gives.
+            let nothing = dir.appendingPathComponent("nothing.yaml").path
+            try String(contentsOfFile: pipeline, encoding: .utf8)
+                .replacingOccurrences(of: "../SampleVideo/junction-day.mp4", with: "footage/*.missing")
+                .write(toFile: nothing, atomically: true, encoding: .utf8)
+            for command in ["track", "run"] {
+                let empty = try CLI.run([command, nothing, "--out", dir.appendingPathComponent("empty-\(command)").path])
+                #expect(empty.status == 2 && empty.stderr.contains("footage/*.missing: no file matches this pattern") && empty.stderr.contains("error: no inputs: give footage on the command line or under inputs: in \(nothing)"), "\(command): \(empty.stderr)")
+            }
             let none = try CLI.run(["track", "--out", dir.path])
             #expect(none.status == 64 && none.stderr.contains("Missing expected argument '<pipeline.yaml|video> ...'"), "\(none.stderr)")
             // The detector's boxes on request: as many as it reported, in the picture, confident and weak; the tracks unchanged.
