@@ -150,8 +150,8 @@ public struct InputProcessor: Sendable {
     }
 
     /// The analysis as JSON (sorted keys), the bytes `JSONEncoder` gives for it whole, written a track at a time: whole,
-    /// the encoder's tree of a ten-minute 1080p clip's tracks (an 11 MB file) raised the run's peak RSS from 185 to
-    /// 249 MiB at its very end, and a longer file raised it further (BENCHMARKS.md). Into a hidden temporary file,
+    /// the encoder's tree of a ten-minute 1080p clip's tracks (an 11 MB file) raised the run's peak RSS from 180 to
+    /// 251 MiB at its very end, and a longer file raised it further (BENCHMARKS.md). Into a hidden temporary file,
     /// renamed into place, as `writeAtomically`.
     static func writeAnalysisJSON(_ analysis: InputAnalysis, to target: String) throws {
         let encoder = JSONEncoder()
@@ -159,8 +159,10 @@ public struct InputProcessor: Sendable {
         var shell = analysis
         shell.tracks = []
         let head = try encoder.encode(shell)
-        // Outside strings a quote is never escaped, so this is the top-level key (no nested value has a `tracks`).
-        guard let slot = head.range(of: Data("\"tracks\":[]".utf8)) else {
+        // The one empty `tracks` key (a quote inside a string is escaped): the top-level one. Should a nested value
+        // ever have one too, the analysis is encoded whole, as before.
+        let key = Data("\"tracks\":[]".utf8)
+        guard let slot = head.range(of: key), head.range(of: key, in: slot.upperBound..<head.endIndex) == nil else {
             return try writeAtomically(try encoder.encode(analysis), to: target)
         }
         let directory = (target as NSString).deletingLastPathComponent, name = (target as NSString).lastPathComponent
