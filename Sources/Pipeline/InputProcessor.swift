@@ -167,32 +167,31 @@ public struct InputProcessor: Sendable {
         }
         let directory = (target as NSString).deletingLastPathComponent, name = (target as NSString).lastPathComponent
         let temporary = (directory as NSString).appendingPathComponent(".\(name).\(getpid()).partial")
-        guard FileManager.default.createFile(atPath: temporary, contents: nil), let file = FileHandle(forWritingAtPath: temporary) else {
-            throw PipelineError.output(target, "cannot write: \(String(cString: strerror(errno)))")
-        }
+        func systemError() -> POSIXError { POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         do {
-            defer { try? file.close() }
-            var buffer = Data(head[..<slot.lowerBound])
-            buffer.append(contentsOf: Array("\"tracks\":[".utf8))
-            for (n, track) in analysis.tracks.enumerated() {
-                if n > 0 { buffer.append(UInt8(ascii: ",")) }
-                buffer.append(try encoder.encode(track))
-                if buffer.count >= 1 << 20 {
-                    try file.write(contentsOf: buffer)
-                    buffer.removeAll(keepingCapacity: true)
-                }
+            guard FileManager.default.createFile(atPath: temporary, contents: nil), let file = FileHandle(forWritingAtPath: temporary) else {
+                throw systemError()
             }
-            buffer.append(UInt8(ascii: "]"))
-            buffer.append(head[slot.upperBound...])
-            try file.write(contentsOf: buffer)
+            do {  // closed before the rename
+                defer { try? file.close() }
+                var buffer = Data(head[..<slot.lowerBound])
+                buffer.append(contentsOf: Array("\"tracks\":[".utf8))
+                for (n, track) in analysis.tracks.enumerated() {
+                    if n > 0 { buffer.append(UInt8(ascii: ",")) }
+                    buffer.append(try encoder.encode(track))
+                    if buffer.count >= 1 << 20 {
+                        try file.write(contentsOf: buffer)
+                        buffer.removeAll(keepingCapacity: true)
+                    }
+                }
+                buffer.append(UInt8(ascii: "]"))
+                buffer.append(head[slot.upperBound...])
+                try file.write(contentsOf: buffer)
+            }
+            guard rename(temporary, target) == 0 else { throw systemError() }
         } catch {
             try? FileManager.default.removeItem(atPath: temporary)
             throw PipelineError.output(target, "cannot write: \(reason(error))")
-        }
-        guard rename(temporary, target) == 0 else {
-            let why = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw PipelineError.output(target, "cannot write: \(why)")
         }
     }
 
