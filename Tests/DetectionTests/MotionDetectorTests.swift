@@ -487,6 +487,54 @@ struct SideBySideTests {
         #expect(found(apart: [t, Box(x: 112, y: 110, width: 29, height: 40)]).count == 1)
     }
 
+    @Test("a flat strip under a vehicle's box, cut from it where its front matched the road, joins it; a queue's cars and lanes seen from above do not")
+    func lowerPartJoined() throws {
+        // A truck's body 3 m wide and, 5 rows under it (beyond the closing's reach), its bumper and wheels with the
+        // shadow beside them: 3.6 m wide, 12 rows tall.
+        let body = (x: 100...129, y: 100...140), strip = (x: 100...135, y: 146...157)
+        let alongTheRoad = try tenPixelsPerMetre(down: 0.25)
+        #expect(boxes(blocks: [body, strip], calibration: alongTheRoad) == [Box(x: 100, y: 100, width: 30, height: 58)])
+        // Without a calibration nothing says where rows are ground: joined the same.
+        #expect(boxes(blocks: [body, strip], calibration: nil) == [Box(x: 100, y: 100, width: 30, height: 58)])
+        // The strip further down (10 rows, more than half its height) is something else.
+        #expect(boxes(blocks: [body, (x: 100...135, y: 151...162)], calibration: alongTheRoad).count == 2)
+        // A car under another, nose to tail in a queue, is no strip: not flat.
+        #expect(boxes(blocks: [body, (x: 100...124, y: 146...165)], calibration: alongTheRoad).count == 2)
+        // Seen steeply from above, a flat box under another is a vehicle in the next lane.
+        #expect(boxes(blocks: [body, strip], calibration: try tenPixelsPerMetre()).count == 2)
+    }
+
+    @Test("by day a blob that is outlines (a shadow's edges on the pavement) is weak: it may continue a track, not start one")
+    func outlinesAreWeak() {
+        // A pavement at 180 and a shadow on it at 0.56 of its light (shadow-like: not core), 100 × 60 px, whose top
+        // and right edges are a pixel of half-shadow at 0.85 (core); beside it a solid dark car.
+        let w = 480, h = 270
+        let pavement = GrayImage(width: w, height: h, value: 180)
+        var frame = pavement
+        for y in 100..<160 { for x in 100..<200 { frame.pixels[y * w + x] = 101 } }
+        for x in 100..<200 { frame.pixels[100 * w + x] = 153 }
+        for y in 100..<160 { frame.pixels[y * w + 199] = 153 }
+        for y in 100..<130 { for x in 300..<336 { frame.pixels[y * w + x] = 40 } }
+        func found(minimumFill: Double) -> [Detection] {
+            var options = MotionDetectorOptions()
+            options.shadowBackground = 130
+            options.minimumFill = minimumFill
+            let detector = MotionDetector(options: options)
+            detector.prime(with: Array(repeating: pavement, count: 12))
+            var found: [Detection] = []
+            for k in 0..<3 { found = detector.detect(frame, pts: Double(k) * 0.04) }
+            return found.sorted { $0.box.x < $1.box.x }
+        }
+        let outlines = found(minimumFill: MotionDetectorOptions().minimumFill)
+        #expect(outlines.count == 2, "\(outlines)")
+        if outlines.count == 2 {
+            #expect(outlines[0].isWeak && outlines[0].box.iou(Box(x: 100, y: 100, width: 100, height: 60)) >= 0.9, "\(outlines[0])")
+            #expect(!outlines[1].isWeak && outlines[1].box == Box(x: 300, y: 100, width: 36, height: 30), "\(outlines[1])")
+        }
+        // Without the rule the outlines were a confident detection.
+        #expect(found(minimumFill: 0).first.map { !$0.isWeak && $0.box.x == 100 } == true)
+    }
+
     @Test("one vehicle as wide as two is not cut: no empty column in it")
     func wideTruck() throws {
         #expect(boxes(blocks: [(x: 100...152, y: 150...175)], calibration: try tenPixelsPerMetre(down: 0.25)) == [Box(x: 100, y: 150, width: 53, height: 26)])
