@@ -325,6 +325,52 @@ struct TrackerPassesTests {
         return (tracker.finish(), worst)
     }
 
+    /// A motorcycle 0.8 m wide and 1.9 m tall with its rider, driving away at 10 m/s from 30 m, found whole in one
+    /// frame of three and as its white top (the upper 36 %, 80 % of its width) in the others: the dusk junction's
+    /// motorcycle 13. Returns the tracks and the frames' true boxes.
+    func seenInPart(road: Calibration?) -> (tracks: [Track], truth: (Int) -> Box) {
+        func box(_ f: Int) -> Box { PoleCamera.vehicle(at: Point2(9, 30 + 10 * Double(f) / 25), width: 0.8, height: 1.9) }
+        let tracker = Tracker(road: road)
+        for f in 0..<75 {
+            let b = box(f), top = Box(x: b.x + 0.1 * b.width, y: b.y, width: 0.8 * b.width, height: 0.36 * b.height)
+            tracker.update(frame(f, [Detection(box: f % 3 == 0 ? b : top, confidence: 1)]))
+        }
+        return (tracker.finish(), box)
+    }
+
+    @Test("with the road's calibration a track knows its vehicle's size: a part of it seen alone gives the whole box, marked inferred")
+    func partGivesWhole() throws {
+        let (tracks, truth) = seenInPart(road: try PoleCamera.calibration(from: 25))
+        #expect(tracks.count == 1)
+        guard let points = tracks.first?.points else { return }
+        // Once it has seen it 25 times (from frame 26), every part frame's point is the whole vehicle, marked shared
+        // (inferred, not evidence).
+        let parts = points.filter { $0.time.index >= 26 && $0.time.index % 3 != 0 }
+        #expect(parts.count == (26..<75).filter { $0 % 3 != 0 }.count)
+        for p in parts {
+            #expect(p.shared && p.box.iou(truth(p.time.index)) >= 0.8, "frame \(p.time.index): \(p.box) for \(truth(p.time.index))")
+        }
+        // Whole sightings stay as seen.
+        #expect(points.filter { $0.time.index % 3 == 0 }.allSatisfy { !$0.shared && $0.box == truth($0.time.index) })
+        // Without the calibration the parts are the points.
+        let blind = seenInPart(road: nil).tracks
+        #expect(blind.count == 1 && blind.first!.points.allSatisfy { !$0.shared && ($0.time.index % 3 == 0) == ($0.box.iou(truth($0.time.index)) > 0.9) })
+    }
+
+    @Test("a size larger than a vehicle's is not a vehicle's: a track that learnt a blob of two cars does not widen a car seen alone")
+    func noWholeLargerThanAVehicle() throws {
+        let road = try PoleCamera.calibration(from: 25)
+        let tracker = Tracker(road: road)
+        func car(_ f: Int, _ x: Double) -> Box { PoleCamera.vehicle(at: Point2(x, 20 + 8 * Double(f) / 25), width: 1.8, height: 1.5) }
+        // Two cars side by side seen as one blob 5.4 m wide for 30 frames, then the left one alone.
+        for f in 0..<60 {
+            let boxes = f < 30 ? [car(f, 6).union(car(f, 9.6))] : [car(f, 6)]
+            tracker.update(frame(f, boxes.map { Detection(box: $0, confidence: 1) }))
+        }
+        let points = tracker.finish().flatMap(\.points).filter { $0.time.index >= 30 }
+        #expect(!points.isEmpty && points.allSatisfy { !$0.shared && $0.box == car($0.time.index, 6) }, "\(points.map(\.box))")
+    }
+
     @Test("MOT export carries each box's ground point (MOT's world x, y, z) with a calibration, -1 without")
     func motGroundColumns() throws {
         let calibration = try PoleCamera.calibration(from: 25)
