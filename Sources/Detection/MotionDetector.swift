@@ -311,7 +311,7 @@ public final class MotionDetector: FollowsTracks {
                     : min(1, Detection.weakConfidence + fill)
                 return Detection(box: Box(x: Double(x0), y: Double(y0), width: Double(w), height: Double(h)).scaled(by: f), confidence: confidence)
             }
-        if !dark && options.joinLowerParts { found = joinedLowerParts(found) }
+        if !dark && options.joinLowerParts, let calibration = options.calibration { found = joinedLowerParts(found, calibration) }
         let pairs = dark && options.pairLights ? lightPairs() : []
         for pair in pairs {
             // Boxes lying mostly inside the pair's vehicle box are parts of that vehicle (a dark body seen in
@@ -346,17 +346,18 @@ public final class MotionDetector: FollowsTracks {
     /// columns (the strip's extra width is shadow), down to the strip's bottom, where that is at least half as tall
     /// as wide and no wider on the road than a vehicle (`maximumVehicleWidthM`). A queue's cars nose to tail are not
     /// flat, and where rows are ground (a steep view, see `splitSideBySide`) nothing is joined: the boxes one above
-    /// the other are vehicles in neighbouring lanes. Chosen on the seven scenes (docs/accuracy.md): shake IDF1 0.788
+    /// the other are vehicles in neighbouring lanes. Only with the calibration, which says both: without it, the
+    /// tracking test's bare detector on the day junction lost IDF1 0.584 → 0.565 and made 9 identity switches, not 4. Chosen on the seven scenes (docs/accuracy.md): shake IDF1 0.788
     /// → 0.841 (with `minimumFill`), motorway 0.675 → 0.688 (in its lanes 0.845 → 0.885); a gap of a whole strip's
     /// height lost dense 0.04, strips under 0.4 or 0.65 of their width did worse.
-    private func joinedLowerParts(_ boxes: [Detection]) -> [Detection] {
+    private func joinedLowerParts(_ boxes: [Detection], _ calibration: Calibration) -> [Detection] {
         var found = boxes
         func join(_ strip: Box, under a: Box) -> Box? {
             guard a.maxY <= strip.y + 0.5 * strip.height, strip.y - a.maxY <= 0.5 * strip.height + Double(factor),
                   min(a.maxX, strip.maxX) - max(a.x, strip.x) >= 0.5 * min(a.width, strip.width) else { return nil }
             let joined = Box(x: a.x, y: a.y, width: a.width, height: max(a.maxY, strip.maxY) - a.y)
             guard joined.height >= 0.5 * joined.width else { return nil }
-            if let width = options.calibration?.groundWidth(joined), width > options.maximumVehicleWidthM { return nil }
+            if let width = calibration.groundWidth(joined), width > options.maximumVehicleWidthM { return nil }
             return joined
         }
         var joinedOne = true
@@ -364,8 +365,7 @@ public final class MotionDetector: FollowsTracks {
             joinedOne = false
             search: for i in found.indices where found[i].box.height < 0.5 * found[i].box.width {
                 let strip = found[i].box
-                if let calibration = options.calibration, let scale = calibration.metresPerPixel(at: strip.bottomCenter),
-                   scale.y <= 1.5 * scale.x { continue }
+                if let scale = calibration.metresPerPixel(at: strip.bottomCenter), scale.y <= 1.5 * scale.x { continue }
                 for j in found.indices where j != i {
                     guard let joined = join(strip, under: found[j].box) else { continue }
                     let d = Detection(box: joined, confidence: max(found[i].confidence, found[j].confidence))

@@ -494,8 +494,8 @@ struct SideBySideTests {
         let body = (x: 100...129, y: 100...140), strip = (x: 100...135, y: 146...157)
         let alongTheRoad = try tenPixelsPerMetre(down: 0.25)
         #expect(boxes(blocks: [body, strip], calibration: alongTheRoad) == [Box(x: 100, y: 100, width: 30, height: 58)])
-        // Without a calibration nothing says where rows are ground: joined the same.
-        #expect(boxes(blocks: [body, strip], calibration: nil) == [Box(x: 100, y: 100, width: 30, height: 58)])
+        // Without a calibration nothing says where rows are ground, nor how wide a vehicle is: not joined.
+        #expect(boxes(blocks: [body, strip], calibration: nil).count == 2)
         // The strip further down (10 rows, more than half its height) is something else.
         #expect(boxes(blocks: [body, (x: 100...135, y: 151...162)], calibration: alongTheRoad).count == 2)
         // A car under another, nose to tail in a queue, is no strip: not flat.
