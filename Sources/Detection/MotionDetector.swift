@@ -138,8 +138,8 @@ public struct MotionDetectorOptions: Sendable, Equatable {
     /// frames. Such a blob is weak (`Detection.isWeak`): it may continue a track, never start one. Chosen on the seven
     /// scenes (docs/accuracy.md): shake IDF1 0.768 → 0.788 at 0.05, the rest unchanged; 0.10 cost dense 0.005.
     public var minimumFill = 0.05
-    /// By day, seen along the road, a flat box under another is the lower part of the same vehicle (see
-    /// `joinedLowerParts`).
+    /// By day, with the calibration, seen along the road, a flat box under another is the lower part of the same
+    /// vehicle (see `joinedLowerParts`).
     public var joinLowerParts = true
 
     public init() {}
@@ -347,9 +347,10 @@ public final class MotionDetector: FollowsTracks {
     /// as wide and no wider on the road than a vehicle (`maximumVehicleWidthM`). A queue's cars nose to tail are not
     /// flat, and where rows are ground (a steep view, see `splitSideBySide`) nothing is joined: the boxes one above
     /// the other are vehicles in neighbouring lanes. Only with the calibration, which says both: without it, the
-    /// tracking test's bare detector on the day junction lost IDF1 0.584 → 0.565 and made 9 identity switches, not 4. Chosen on the seven scenes (docs/accuracy.md): shake IDF1 0.788
-    /// → 0.841 (with `minimumFill`), motorway 0.675 → 0.688 (in its lanes 0.845 → 0.885); a gap of a whole strip's
-    /// height lost dense 0.04, strips under 0.4 or 0.65 of their width did worse.
+    /// tracking test's bare detector on the day junction lost IDF1 0.584 → 0.565 and made 9 identity switches, not 4.
+    /// Chosen on the seven scenes (docs/accuracy.md): shake IDF1 0.788 → 0.841 (with `minimumFill`), motorway 0.675
+    /// → 0.688 (in its lanes 0.845 → 0.885); a gap of a whole strip's height lost dense 0.04, strips under 0.4 or
+    /// 0.65 of their width did worse.
     private func joinedLowerParts(_ boxes: [Detection], _ calibration: Calibration) -> [Detection] {
         var found = boxes
         func join(_ strip: Box, under a: Box) -> Box? {

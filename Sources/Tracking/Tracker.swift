@@ -124,7 +124,7 @@ public final class Tracker {
         var confirmed: Bool
         /// The vehicle's one lamp, learnt while confident detections match (see `gathered` and `learnLamp`).
         var lamp: Lamp?
-        /// The sizes on the road of the last `sizeSightings` confident detections matched (see `vehicleBox`).
+        /// The sizes on the road of the last `sizeSightings` confident detections matched (see `knownSize`).
         var sizes: [(width: Double, height: Double)] = []
     }
     /// Where a vehicle's lamp sits in its box (its centre, as shares of the box's width and height) and its size (its
@@ -470,14 +470,19 @@ public final class Tracker {
         }
     }
 
-    /// The track's vehicle's size on the road (see `TrackerOptions.sizeSightings`) as a box at `p`, the track's
-    /// prediction: its bottom centre there.
-    private func vehicleBox(_ track: Live, at p: Box) -> Box? {
-        guard track.confirmed, track.sizes.count >= 10, let scale = road?.metresPerPixel(at: p.bottomCenter)?.x, scale > 0 else { return nil }
+    /// The track's vehicle's size on the road in metres (see `TrackerOptions.sizeSightings`), if it knows one.
+    private func knownSize(_ track: Live) -> (width: Double, height: Double)? {
+        guard track.confirmed, track.sizes.count >= 10 else { return nil }
         let i = min(track.sizes.count - 1, Int(options.sizeQuantile * Double(track.sizes.count)))
         let width = track.sizes.map(\.width).sorted()[i], height = track.sizes.map(\.height).sorted()[i]
         guard width <= options.largestVehicleWidthM, height <= options.largestVehicleHeightM else { return nil }
-        let w = width / scale, h = height / scale
+        return (width, height)
+    }
+
+    /// A vehicle of this size on the road as a box whose bottom centre is `p`'s.
+    private func box(of size: (width: Double, height: Double), at p: Box) -> Box? {
+        guard let scale = road?.metresPerPixel(at: p.bottomCenter)?.x, scale > 0 else { return nil }
+        let w = size.width / scale, h = size.height / scale
         return Box(x: p.center.x - w / 2, y: p.maxY - h, width: w, height: h)
     }
 
@@ -488,7 +493,7 @@ public final class Tracker {
     /// Not placed by the prediction alone: a track measured by its vehicle's top in most frames has its centre, and
     /// its bottom edge, too high.
     private func wholeVehicle(_ track: Live, holding d: Box, predicted p: Box) -> Box? {
-        guard options.partArea > 0, var v = vehicleBox(track, at: p), d.area < options.partArea * v.area,
+        guard options.partArea > 0, let size = knownSize(track), var v = box(of: size, at: p), d.area < options.partArea * v.area,
               (d.intersection(v)?.area ?? 0) >= 0.8 * d.area else { return nil }
         let top = abs(d.y - p.y) <= abs(d.maxY - p.maxY)
         func placed(_ v: Box) -> Box {
@@ -496,7 +501,7 @@ public final class Tracker {
             return Box(x: min(max(d.center.x - w / 2, d.maxX - w), d.x), y: top ? d.y : d.maxY - h, width: w, height: h)
         }
         for _ in 0..<2 {
-            guard let sized = vehicleBox(track, at: placed(v)) else { return nil }
+            guard let sized = box(of: size, at: placed(v)) else { return nil }
             v = sized
         }
         return placed(v)
