@@ -366,7 +366,7 @@ public final class MotionDetector: FollowsTracks {
             joinedOne = false
             search: for i in found.indices where found[i].box.height < 0.5 * found[i].box.width {
                 let strip = found[i].box
-                if let scale = calibration.metresPerPixel(at: strip.bottomCenter), scale.y <= 1.5 * scale.x { continue }
+                if Self.rowsAreGround(at: strip.bottomCenter, calibration) { continue }
                 for j in found.indices where j != i {
                     guard let joined = join(strip, under: found[j].box) else { continue }
                     let d = Detection(box: joined, confidence: max(found[i].confidence, found[j].confidence))
@@ -417,7 +417,7 @@ public final class MotionDetector: FollowsTracks {
             calibration.groundDistance(Point2(centre, Double(y0) * f), Point2(centre, Double(y1 + 1) * f))
         }
         let best: (parts: [Component], valley: Double)?
-        if let scale = calibration.metresPerPixel(at: Point2(centre, bottom)), scale.y <= 1.5 * scale.x {
+        if Self.rowsAreGround(at: Point2(centre, bottom), calibration) {
             guard let wide = across(c.strongMinX, c.strongMaxX), let tall = down(c.strongMinY, c.strongMaxY),
                   min(wide, tall) > options.maximumVehicleWidthM else { return [c] }
             best = [cut(c, columns: true, metres: across), cut(c, columns: false, metres: down)].compactMap { $0 }.min { $0.valley < $1.valley }
@@ -425,6 +425,13 @@ public final class MotionDetector: FollowsTracks {
             best = cut(c, columns: true, metres: across)
         }
         return best?.parts.flatMap { splitSideBySide($0, depth: depth + 1) } ?? [c]
+    }
+
+    /// Seen steeply from above at `p` (full-resolution pixels): a pixel down the picture spans at most 1.5 times the
+    /// ground a pixel across does, so rows are ground too (see `splitSideBySide`).
+    private static func rowsAreGround(at p: Point2, _ calibration: Calibration) -> Bool {
+        guard let scale = calibration.metresPerPixel(at: p) else { return false }
+        return scale.y <= 1.5 * scale.x
     }
 
     /// The two parts of a component cut at its emptiest column (or row) of opened core, where its extent that way is
