@@ -199,8 +199,9 @@ func tenPixelsPerMetre(down: Double = 0.1) throws -> Calibration {
 }
 
 /// The detections in the third showing of `frame` once the background has been primed with `road`.
-func detectAfterPriming(_ frame: GrayImage, road: GrayImage, calibration: Calibration?) -> [Detection] {
-    var options = MotionDetectorOptions()
+func detectAfterPriming(_ frame: GrayImage, road: GrayImage, calibration: Calibration?,
+                        options base: MotionDetectorOptions = MotionDetectorOptions()) -> [Detection] {
+    var options = base
     options.calibration = calibration
     let detector = MotionDetector(options: options)
     detector.prime(with: Array(repeating: road, count: 12))
@@ -398,6 +399,31 @@ struct SingleLampTests {
         // Two lamps a car's spacing apart are a car (the pair's box), not two motorcycles.
         let pair = found(lamps: [200, 215], calibration: calibration)
         #expect(pair.count == 1 && pair.first.map { $0.box.width > 20 } == true, "\(pair)")
+    }
+}
+
+struct BeamTests {
+    /// The detections on a road of 8 levels at night with a waiting car's beam on it (a 30 × 16 patch at 40: over four
+    /// times the road, as on junction-night-traffic) and, apart, two unsaturated tail lamps (5 × 5 at 110).
+    func found(lightSourceMinimum: Double, beam: Bool, lamps: Bool) -> [Detection] {
+        let road = GrayImage(width: 480, height: 270, value: 8)
+        var night = road
+        if beam { for y in 180..<196 { for x in 100..<130 { night.pixels[y * 480 + x] = 40 } } }
+        if lamps { for y in 98...102 { for x in [298...302, 318...322].joined() { night.pixels[y * 480 + x] = 110 } } }
+        var options = MotionDetectorOptions()
+        options.lightSourceMinimum = lightSourceMinimum
+        return detectAfterPriming(night, road: road, calibration: nil, options: options)
+    }
+
+    @Test("after dark a beam on the road, over four times as bright as the road but dim, is glow and gives no box; tail lamps as dim as 110 still do")
+    func beamIsGlow() {
+        #expect(found(lightSourceMinimum: 60, beam: true, lamps: false).isEmpty)
+        // Taken for a light by its ratio alone, the beam is a vehicle.
+        let asLight = found(lightSourceMinimum: 0, beam: true, lamps: false)
+        #expect(asLight.contains { !$0.isWeak && $0.box.x >= 99 && $0.box.x + $0.box.width <= 131 }, "\(asLight)")
+        let lampsFound = found(lightSourceMinimum: 60, beam: true, lamps: true)
+        #expect(lampsFound.count == 1 && lampsFound.allSatisfy { $0.box.x <= 298 && $0.box.x + $0.box.width >= 323 && !$0.isWeak },
+                "\(lampsFound)")
     }
 }
 
