@@ -83,6 +83,15 @@ public struct MotionDetectorOptions: Sendable, Equatable {
     /// 0.569 → 0.598 on junction-night-traffic, where the motorcycles' boxes had been their lamps' glow.
     /// 0 leaves such blobs as they are.
     public var singleLampWidthM = 0.96
+    /// The blob is one lamp where it is at most 2.5 times the lamp's width and this many times its height (and an
+    /// analysis pixel more each side): seen from behind, a motorcycle's rider and machine are darker than the road
+    /// the other vehicles' beams light, so they join its tail lamp's blob above and below it, narrow but tall (on
+    /// junction-night-traffic, motorcycle 14: a body of 2–10 levels on a road of 25–60, its blob 22–28 px tall over a
+    /// lamp 6 px tall). At 2.5 its boxes were that blob from frame 499 and the track was lost at 655; at 4 it has a
+    /// motorcycle's box from 499 and holds to the end (matched frames 260 → 346 of 383; IDF1 0.787 → 0.798). The night
+    /// sample: IDF1 the same, 56 of its track boxes changed, its motorcycle's record crosses 2 ms earlier. 3.5–4.5
+    /// give the same; 3 gives 0.788, and 5 loses the night sample's motorcycle record (docs/accuracy.md).
+    public var singleLampBlobHeight = 4.0
     /// With the calibration, a blob wider on the road than this (metres, along its bottom edge) is vehicles side by
     /// side that touch, a van's shadow reaching the car in the next lane: it is cut at its emptiest column where that
     /// leaves at least `minimumSideM` either side and holds at most a third of the lower side's highest column of
@@ -386,8 +395,9 @@ public final class MotionDetector: FollowsTracks {
         return found
     }
 
-    /// After dark, a box that is one lamp and what glows around it, in no light pair's box, is a motorcycle seen by
-    /// its head- or tail-lamp alone: its body is as dark as the road. It gets a motorcycle's box, placed by the lamp
+    /// After dark, a box that is one lamp and what glows around it (or a dark rider over it, `singleLampBlobHeight`),
+    /// in no light pair's box, is a motorcycle seen by its head- or tail-lamp alone: its body is as dark as the road,
+    /// or darker. It gets a motorcycle's box, placed by the lamp
     /// and sized by the road's scale there (see `singleLampWidthM`). It is confident however small the lamp, as a
     /// light pair is: a lamp is no noise. A motorcycle lost beside a truck at 40 m could not be found again while it
     /// drove away, its lamp under the smallest confident blob (night IDF1 0.744 → 0.757 with this, junction-night-
@@ -397,7 +407,7 @@ public final class MotionDetector: FollowsTracks {
         let f = Double(factor)
         guard inside.count == 1, let lamp = inside.first, let calibration = options.calibration,
               !pairs.contains(where: { ($0.intersection(d.box)?.area ?? 0) > 0 }),
-              d.box.width <= 2.5 * lamp.width + 2 * f, d.box.height <= 2.5 * lamp.height + 2 * f,
+              d.box.width <= 2.5 * lamp.width + 2 * f, d.box.height <= options.singleLampBlobHeight * lamp.height + 2 * f,
               let across = calibration.metresPerPixel(at: lamp.center)?.x, across > 0 else { return d }
         let w = options.singleLampWidthM / across, h = 2.3 * w
         return Detection(box: Box(x: lamp.center.x - w / 2, y: lamp.center.y - 0.58 * h, width: w, height: h),

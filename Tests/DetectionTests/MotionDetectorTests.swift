@@ -400,6 +400,25 @@ struct SingleLampTests {
         let pair = found(lamps: [200, 215], calibration: calibration)
         #expect(pair.count == 1 && pair.first.map { $0.box.width > 20 } == true, "\(pair)")
     }
+
+    @Test("after dark a lamp with a dark body over it (a rider darker than the beam-lit road), up to four lamps tall, is still one lamp: a motorcycle's box")
+    func riderOverLamp() throws {
+        let calibration = try tenPixelsPerMetre()
+        let road = GrayImage(width: 480, height: 270, value: 30)
+        var night = road
+        for y in 136...147 { for x in 198...202 { night.pixels[y * 480 + x] = 8 } }    // the rider and machine, 12 rows
+        for y in 148...152 { for x in 198...202 { night.pixels[y * 480 + x] = 250 } }  // the tail lamp, 5 × 5
+        func found(lampsTall: Double) -> [Detection] {
+            var options = MotionDetectorOptions()
+            options.singleLampBlobHeight = lampsTall
+            return detectAfterPriming(night, road: road, calibration: calibration, options: options)
+        }
+        let motorcycle = found(lampsTall: 4)
+        #expect(motorcycle.count == 1 && motorcycle.allSatisfy { abs($0.box.width - 9.6) < 0.01 && !$0.isWeak }, "\(motorcycle)")
+        // Held to 2.5 lamps tall, the blob (17 px) is left as it is: the lamp's width.
+        let blob = found(lampsTall: 2.5)
+        #expect(blob.count == 1 && blob.allSatisfy { $0.box.width < 6 && $0.box.height > 15 }, "\(blob)")
+    }
 }
 
 struct BeamTests {
