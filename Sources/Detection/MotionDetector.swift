@@ -397,11 +397,11 @@ public final class MotionDetector: FollowsTracks {
 
     /// After dark, a box that is one lamp and what glows around it (or a dark rider over it, `singleLampBlobHeight`),
     /// in no light pair's box, is a motorcycle seen by its head- or tail-lamp alone: its body is as dark as the road,
-    /// or darker. It gets a motorcycle's box, placed by the lamp
-    /// and sized by the road's scale there (see `singleLampWidthM`). It is confident however small the lamp, as a
-    /// light pair is: a lamp is no noise. A motorcycle lost beside a truck at 40 m could not be found again while it
-    /// drove away, its lamp under the smallest confident blob (night IDF1 0.744 → 0.757 with this, junction-night-
-    /// traffic 0.646 → 0.652; motorcycle 14's boxes tracked 42 → 79, 9's 64 → 145).
+    /// or darker. It gets a motorcycle's box, placed by the lamp and sized by the road's scale there (see
+    /// `singleLampWidthM`). It is confident however small the lamp, as a light pair is: a lamp is no noise. A
+    /// motorcycle lost beside a truck at 40 m could not be found again while it drove away, its lamp under the
+    /// smallest confident blob (night IDF1 0.744 → 0.757 with this, junction-night-traffic 0.646 → 0.652; motorcycle
+    /// 14's boxes tracked 42 → 79, 9's 64 → 145).
     private func motorcycle(_ d: Detection, besides pairs: [Box]) -> Detection {
         let inside = lamps.filter { d.box.contains($0.center) }
         let f = Double(factor)

@@ -327,10 +327,9 @@ struct TrackerPassesTests {
     }
 
     /// A motorcycle 0.8 m wide and 1.9 m tall with its rider, driving away at 10 m/s from 30 m, found whole in one
-    /// frame of three and as its white top (the upper 36 %, 80 % of its width) in the others: the dusk junction's
-    /// motorcycle 13. Returns the tracks and the frames' true boxes.
-    /// A motorcycle seen whole in one frame of three (in every frame before `wholeBefore`) and, in the others, its
-    /// top (0.8 of its width, `partHeight` of its height) with this confidence.
+    /// frame of three (and in every frame before `wholeBefore`) and as its white top (the upper `partHeight`, 80 % of
+    /// its width, with `partConfidence`) in the others: the dusk junction's motorcycle 13. Returns the tracks and the
+    /// frames' true boxes.
     func seenInPart(road: Calibration?, partHeight: Double = 0.36, partConfidence: Double = 1,
                     wholeBefore: Int = 0) -> (tracks: [Track], truth: (Int) -> Box) {
         func box(_ f: Int) -> Box { PoleCamera.vehicle(at: Point2(9, 30 + 10 * Double(f) / 25), width: 0.8, height: 1.9) }
