@@ -284,12 +284,12 @@ public final class Tracker {
                 let k = tracks[row], j = pass[column]
                 matchedTrack.insert(k)
                 matchedDetection.insert(j)
-                let d = detections[j]
-                let whole = wholeVehicle(live[k], holding: d.box, predicted: predicted[k], share: options.partArea)
+                let d = detections[j], size = knownSize(live[k])
+                let whole = wholeVehicle(size, holding: d.box, predicted: predicted[k], share: options.partArea)
                 // A weak blob a little larger than a part (`weakPartArea`): the vehicle's box is written, the filter
                 // takes the blob as it is.
                 let written = whole == nil && d.isWeak
-                    ? wholeVehicle(live[k], holding: d.box, predicted: predicted[k], share: options.weakPartArea) : nil
+                    ? wholeVehicle(size, holding: d.box, predicted: predicted[k], share: options.weakPartArea) : nil
                 if !d.isWeak { learnSize(&live[k], from: d.box) }
                 correct(&live[k], with: whole.map { Detection(box: $0, confidence: d.confidence) } ?? d, time: frame.time,
                         shared: whole != nil || written != nil, fits: predicted[k].iou(d.box) >= options.weakKeepsAliveIoU, written: written)
@@ -501,15 +501,16 @@ public final class Tracker {
         return Box(x: p.center.x - w / 2, y: p.maxY - h, width: w, height: h)
     }
 
-    /// Where detection `d` is a part of the track's vehicle (under `share` of its box: `TrackerOptions.partArea`, or
-    /// `weakPartArea`), the vehicle's box around it; nil where `d` is the vehicle as far as the track knows. The part
+    /// Where detection `d` is a part of the track's vehicle, of `size` on the road (`knownSize`; computed once per
+    /// match), under `share` of its box (`TrackerOptions.partArea`, or `weakPartArea`), the vehicle's box around it;
+    /// nil where `d` is the vehicle as far as the track knows, or it knows no size. The part
     /// shares the top or the bottom edge of the vehicle's box, whichever of its own lies nearer the prediction's (a
     /// white top, a roof; a bumper and wheels), and is centred across it (held inside); the box is sized twice, the
     /// second time at its own bottom.
     /// Not placed by the prediction alone: a track measured by its vehicle's top in most frames has its centre, and
     /// its bottom edge, too high.
-    private func wholeVehicle(_ track: Live, holding d: Box, predicted p: Box, share: Double) -> Box? {
-        guard options.partArea > 0, let size = knownSize(track), var v = box(of: size, at: p), d.area < share * v.area,
+    private func wholeVehicle(_ size: (width: Double, height: Double)?, holding d: Box, predicted p: Box, share: Double) -> Box? {
+        guard options.partArea > 0, let size, var v = box(of: size, at: p), d.area < share * v.area,
               (d.intersection(v)?.area ?? 0) >= 0.8 * d.area else { return nil }
         let top = abs(d.y - p.y) <= abs(d.maxY - p.maxY)
         func placed(_ v: Box) -> Box {
