@@ -1010,8 +1010,10 @@ public final class LookaheadDetector: FollowsTracks {
         detector = MotionDetector(options: options)
     }
 
-    /// Takes one frame; returns the detections of every frame now ready, in order (none during the warm-up).
-    public func push(_ frame: VideoFrame) -> [FrameDetections] {
+    /// Takes one frame and hands `deliver` the detections of every frame now ready, in order (none during the
+    /// warm-up). Each is handed over before the next is detected, so the tracker's `hold(_:apart:)` from one frame
+    /// reaches the next, in the frames held through the warm-up as in the rest.
+    public func push(_ frame: VideoFrame, deliver: (FrameDetections) -> Void) {
         let time = FrameTime(index: frame.index, pts: frame.pts)
         let image = detector.analysisImage(frame)
         if !started {
@@ -1023,15 +1025,15 @@ public final class LookaheadDetector: FollowsTracks {
             guard d.x + d.width <= frame.width, d.y + d.height <= frame.height else { return nil }
             return frame.withLuma { GrayImage(cropping: $0, x: d.x, y: d.y, width: d.width, height: d.height) }
         }
-        if primed { return [detect(image, crop, time)] }
+        if primed { return deliver(detect(image, crop, time)) }
         pending.append((image, crop, time))
-        guard let first = pending.first, frame.pts - first.time.pts >= detector.options.warmupSeconds else { return [] }
-        return release()
+        guard let first = pending.first, frame.pts - first.time.pts >= detector.options.warmupSeconds else { return }
+        release(deliver)
     }
 
-    /// The detections still held (a file shorter than the warm-up).
-    public func finish() -> [FrameDetections] {
-        primed ? [] : release()
+    /// Hands over the detections still held (a file shorter than the warm-up).
+    public func finish(deliver: (FrameDetections) -> Void) {
+        if !primed { release(deliver) }
     }
 
     public func hold(_ boxes: [Box], apart vehicles: [Box]) {
@@ -1088,13 +1090,13 @@ public final class LookaheadDetector: FollowsTracks {
         return found
     }
 
-    private func release() -> [FrameDetections] {
-        guard !pending.isEmpty else { return [] }
+    private func release(_ deliver: (FrameDetections) -> Void) {
+        guard !pending.isEmpty else { return }
         detector.prime(with: pending.map(\.image))
         if let d = detail { d.detector.prime(with: pending.compactMap(\.detail)) }
         primed = true
-        let out = pending.map { detect($0.image, $0.detail, $0.time) }
+        let held = pending
         pending = []
-        return out
+        for frame in held { deliver(detect(frame.image, frame.detail, frame.time)) }
     }
 }

@@ -131,7 +131,9 @@ public struct StageRunner: Sendable {
             }
             boxesKept += found.detections.count
             detections?(found)
+            let t0 = CPUClock.thread()
             tracker.update(found, feeding: external == nil ? detector : nil)
+            cpu.tracking += CPUClock.thread() - t0
         }
         defer { queue.cancel() }
         while true {
@@ -147,26 +149,23 @@ public struct StageRunner: Sendable {
             if frames == 0 { firstPTS = frame.pts }
             lastPTS = frame.pts
             let t0 = CPUClock.thread()
-            let found = external.map { [$0.detections(at: time)] } ?? detector.push(frame)
+            let tracking = cpu.tracking
+            if let external { track(external.detections(at: time)) } else { detector.push(frame, deliver: track) }
             let t1 = CPUClock.thread()
-            for f in found { track(f) }
-            let t2 = CPUClock.thread()
             lampReader?.observe(frame)
-            let t3 = CPUClock.thread()
-            cpu.detection += t1 - t0
-            cpu.tracking += t2 - t1
-            cpu.signal += t3 - t2
+            let t2 = CPUClock.thread()
+            // Tracking runs inside the detector's push, each frame's detections handed over as they are found.
+            cpu.detection += t1 - t0 - (cpu.tracking - tracking)
+            cpu.signal += t2 - t1
             frames += 1
             if frames % 25 == 0 { progress(frames, expected) }
         }
         if let error = decodeError.value { throw error }
         if external == nil {
             let t0 = CPUClock.thread()
-            let rest = detector.finish()
-            let t1 = CPUClock.thread()
-            for found in rest { track(found) }
-            cpu.detection += t1 - t0
-            cpu.tracking += CPUClock.thread() - t1
+            let tracking = cpu.tracking
+            detector.finish(deliver: track)
+            cpu.detection += CPUClock.thread() - t0 - (cpu.tracking - tracking)
         }
         // A still image, or a file that is all header: not footage.
         guard frames >= 2 else {

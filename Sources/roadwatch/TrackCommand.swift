@@ -199,13 +199,11 @@ struct TrackCommand: ParsableCommand {
                 tracker.update(found, feeding: external == nil ? detector : nil)
             }
             while let frame = try reader.nextFrame() {
-                for found in external.map({ [$0.detections(at: FrameTime(index: frame.index, pts: frame.pts))] }) ?? detector.push(frame) {
-                    track(found)
-                }
+                if let external { track(external.detections(at: FrameTime(index: frame.index, pts: frame.pts))) } else { detector.push(frame, deliver: track) }
                 signal?.observe(frame)
                 frames += 1
             }
-            if external == nil { for found in detector.finish() { track(found) } }
+            if external == nil { detector.finish(deliver: track) }
             if let error = failure.error { throw error }
             let tracks = tracker.finish()
             return Stages(frames: frames, detections: tracker.detectionsIn, tracks: tracks, boxes: boxes, timeline: signal?.timeline(), warnings: reader.warnings,
