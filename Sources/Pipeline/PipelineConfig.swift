@@ -70,6 +70,8 @@ public struct PipelineConfig: Sendable {
         public var minimumIoU = 0.1
         /// Kalman filters on the ground plane (bottom centre in metres) rather than in the picture.
         public var groundPlane = false
+        /// The detections tracked again from the last frame back, extending tracks back in time (`BackwardPass`).
+        public var backwardPass = true
     }
     public enum SignalSource: Sendable, Equatable {
         case lamps([LampRegion])
@@ -339,11 +341,12 @@ extension PipelineConfig {
         }
 
         var tracking = TrackingSettings()
-        if let m = r.map(top["tracking"], "tracking", keys: ["confirm_hits", "max_coast_s", "min_iou", "ground_plane"]) {
+        if let m = r.map(top["tracking"], "tracking", keys: ["confirm_hits", "max_coast_s", "min_iou", "ground_plane", "backward_pass"]) {
             if let v = r.integer(m["confirm_hits"], m.child("confirm_hits"), 1...30, unit: "frames") { tracking.confirmHits = v }
             if let v = r.number(m["max_coast_s"], m.child("max_coast_s"), 0...10, unit: "s") { tracking.maxCoastSeconds = v }
             if let v = r.number(m["min_iou"], m.child("min_iou"), 0...1, unit: "") { tracking.minimumIoU = v }
             if let v = r.bool(m["ground_plane"], m.child("ground_plane")) { tracking.groundPlane = v }
+            if let v = r.bool(m["backward_pass"], m.child("backward_pass")) { tracking.backwardPass = v }
         }
 
         var signal: SignalSource?

@@ -45,6 +45,7 @@ public struct InputAnalysis: Sendable, Codable {
 ///
 ///     decode ─(bounded queue)─▶ detection ─▶ tracking        (one pass over the frames)
 ///                              └▶ signal reading
+///     detections ─▶ backward pass (the same boxes tracked from the last frame back; tracks extended back in time)
 ///     tracks + signal timeline ─▶ rules (speed, red light, dedup)
 ///     events ─▶ evidence (a second decode of just the frames needed; clips encoded in child processes)
 ///
@@ -90,7 +91,11 @@ public struct StageRunner: Sendable {
         }
         let detector = LookaheadDetector(options: config.detectorOptions)
         detector.inspect = inspect
-        let tracker = Tracker(options: config.trackerOptions, calibration: config.tracking.groundPlane ? config.calibration : nil, road: config.calibration)
+        let ground = config.tracking.groundPlane ? config.calibration : nil
+        let tracker = Tracker(options: config.trackerOptions, calibration: ground, road: config.calibration)
+        let backward = config.tracking.backwardPass ? BackwardPass(options: config.trackerOptions, calibration: ground, road: config.calibration) : nil
+        /// Every frame's detections as tracked, for the backward pass.
+        var tracked: [FrameDetections] = []
         var lampReader: SignalReader?
         if case .lamps(let lamps)? = config.signal { lampReader = SignalReader(lamps: lamps) }
 
@@ -131,6 +136,7 @@ public struct StageRunner: Sendable {
             }
             boxesKept += found.detections.count
             detections?(found)
+            if backward != nil { tracked.append(found) }
             let t0 = CPUClock.thread()
             tracker.update(found, feeding: external == nil ? detector : nil)
             cpu.tracking += CPUClock.thread() - t0
@@ -174,7 +180,15 @@ public struct StageRunner: Sendable {
         }
         progress(frames, expected)
         let trackingEnd = CPUClock.thread()
-        let tracks = tracker.finish()
+        var tracks = tracker.finish()
+        var backwardCount: StageCount?
+        if let backward {
+            let (extended, joined, added) = backward.extend(tracks, detections: tracked)
+            backwardCount = StageCount(stage: "backward pass", input: tracks.count, output: extended.count, unit: "tracks → tracks",
+                                       note: "\(joined) joined to an earlier fragment, \(added) inferred points added")
+            tracks = extended
+            tracked = []
+        }
         cpu.tracking += CPUClock.thread() - trackingEnd
 
         var timeline: PhaseTimeline?
@@ -203,6 +217,7 @@ public struct StageRunner: Sendable {
             StageCount(stage: "detection", input: frames, output: boxesKept, unit: "frames → boxes",
                        note: boxesIn > boxesKept ? "\(boxesIn - boxesKept) boxes narrower than \(minimumWidth) m dropped" : nil),
             StageCount(stage: "tracking", input: tracker.detectionsIn, output: tracks.count, unit: "boxes → tracks", note: nil),
+        ] + (backwardCount.map { [$0] } ?? []) + [
             StageCount(stage: "signal", input: lampReader == nil ? 0 : frames, output: timeline?.intervals.count ?? 0, unit: "frames → phases", note: signalNote),
         ]
         cpu.process = CPUClock.process() - processCPUStart

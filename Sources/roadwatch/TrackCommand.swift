@@ -174,7 +174,8 @@ struct TrackCommand: ParsableCommand {
         }
     }
 
-    /// Without one: the default detector and tracker, the lamps, regions and external boxes given as options.
+    /// Without one: the default detector and tracker (and the backward pass), the lamps, regions and external boxes
+    /// given as options.
     func optionStages() throws -> (String) throws -> Stages {
         let lampRegions = try parsedLamps()
         var options = MotionDetectorOptions()
@@ -195,7 +196,7 @@ struct TrackCommand: ParsableCommand {
             var frames = 0
             var boxes: [FrameDetections] = []
             func track(_ found: FrameDetections) {
-                if writeDetections { boxes.append(found) }
+                boxes.append(found)
                 tracker.update(found, feeding: external == nil ? detector : nil)
             }
             while let frame = try reader.nextFrame() {
@@ -205,9 +206,10 @@ struct TrackCommand: ParsableCommand {
             }
             if external == nil { detector.finish(deliver: track) }
             if let error = failure.error { throw error }
-            let tracks = tracker.finish()
-            return Stages(frames: frames, detections: tracker.detectionsIn, tracks: tracks, boxes: boxes, timeline: signal?.timeline(), warnings: reader.warnings,
-                          calibration: nil)
+            // The backward pass, as `run` does by default (`StageRunner`).
+            let tracks = BackwardPass(options: TrackerOptions(), calibration: nil, road: nil).extend(tracker.finish(), detections: boxes).tracks
+            return Stages(frames: frames, detections: tracker.detectionsIn, tracks: tracks, boxes: writeDetections ? boxes : [], timeline: signal?.timeline(),
+                          warnings: reader.warnings, calibration: nil)
         }
     }
 }
