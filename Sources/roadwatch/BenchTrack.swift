@@ -2,6 +2,7 @@ import ArgumentParser
 import Detection
 import Foundation
 import Pipeline
+import TrafficModel
 import Tracking
 import VideoIO
 
@@ -29,7 +30,7 @@ struct BenchTrack: ParsableCommand {
         var lines = [
             "Measured \(DecodeBenchmark.timestamp()) at commit \(DecodeBenchmark.commit()) on \(DecodeBenchmark.machine()); decoder threads: \(threads); medians of \(repeats) alternated runs.",
             "",
-            "| clip | size | frames | decode only, wall ms/frame | detection, CPU ms/frame | tracking, CPU ms/frame | (detection + tracking) / decode |",
+            "| clip | size | frames | decode only, wall ms/frame | detection, CPU ms/frame | tracking (both passes), CPU ms/frame | (detection + tracking) / decode |",
             "|---|---|---:|---:|---:|---:|---:|",
         ]
         for clip in clips {
@@ -48,14 +49,20 @@ struct BenchTrack: ParsableCommand {
                 let detector = MotionDetector()
                 let tracker = Tracker()
                 var detectSeconds = 0.0, trackSeconds = 0.0
+                var all: [FrameDetections] = []
                 while let frame = try reader.nextFrame() {
                     start = CPUClock.thread()
                     let detections = detector.detect(frame)
                     let middle = CPUClock.thread()
                     tracker.update(detections, feeding: detector)
+                    all.append(detections)
                     trackSeconds += CPUClock.thread() - middle
                     detectSeconds += middle - start
                 }
+                // The backward pass, as `run` makes it by default, counts as tracking.
+                start = CPUClock.thread()
+                _ = BackwardPass(options: TrackerOptions(), calibration: nil, road: nil).extend(tracker.finish(), detections: all)
+                trackSeconds += CPUClock.thread() - start
                 detect.append(detectSeconds * 1000 / Double(max(1, frames)))
                 track.append(trackSeconds * 1000 / Double(max(1, frames)))
             }
