@@ -45,7 +45,8 @@ public struct InputAnalysis: Sendable, Codable {
 ///
 ///     decode ─(bounded queue)─▶ detection ─▶ tracking        (one pass over the frames)
 ///                              └▶ signal reading
-///     detections ─▶ backward pass (the same boxes tracked from the last frame back; tracks extended back in time)
+///     detections ─▶ backward pass (the same boxes tracked from the last frame back: fragments joined, tracks extended
+///                   back in time)
 ///     tracks + signal timeline ─▶ rules (speed, red light, dedup)
 ///     events ─▶ evidence (a second decode of just the frames needed; clips encoded in child processes)
 ///
@@ -94,7 +95,7 @@ public struct StageRunner: Sendable {
         let ground = config.tracking.groundPlane ? config.calibration : nil
         let tracker = Tracker(options: config.trackerOptions, calibration: ground, road: config.calibration)
         let backward = config.tracking.backwardPass ? BackwardPass(options: config.trackerOptions, calibration: ground, road: config.calibration) : nil
-        /// Every frame's detections as tracked, for the backward pass.
+        // Every frame's detections as tracked, for the backward pass.
         var tracked: [FrameDetections] = []
         var lampReader: SignalReader?
         if case .lamps(let lamps)? = config.signal { lampReader = SignalReader(lamps: lamps) }

@@ -1,16 +1,17 @@
 import TrafficModel
 
 /// Recorded footage can be tracked twice: after the forward pass, the same detections are tracked again from the
-/// last frame to the first, and each forward track is extended back in time by the backward track that follows the
-/// same vehicle.
+/// last frame to the first, and the backward tracks join and extend the forward ones.
 ///
-/// A vehicle coming toward the camera is small and seen only weakly far away, where the forward tracker cannot start
-/// a track (weak detections only continue tracks, ByteTrack's rule); run backward, the same vehicle is near and
-/// confident first, and its track is followed out into the distance on the weak detections. The forward tracks stay
-/// what they are: same ids, same points. A backward track that matches a forward one (IoU ≥ `matchIoU` in at least
-/// `minimumMatches` frames; the best such forward track, the lower id on a tie) gives that track its boxes in the
-/// frames before the track began, where no other forward track has a box on it (IoU ≥ `clearIoU`). Those points are
-/// inferred (`shared`): the rules never take them as evidence, so records are what the forward pass alone gives.
+/// A backward track follows a forward track's vehicle where it matches it (IoU ≥ `matchIoU` in at least
+/// `minimumMatches` frames). Forward tracks that one backward track follows one after the other in time are fragments
+/// of one vehicle that the forward tracker lost and found again: the later joins the earlier, under its id, its
+/// points unchanged. Then the forward track a backward track follows best is extended back in time: a vehicle coming
+/// toward the camera is small and seen only weakly far away, where the forward tracker cannot start a track (weak
+/// detections only continue tracks, ByteTrack's rule); run backward, the same vehicle is near and confident first,
+/// and its track is followed out into the distance on the weak detections. The track gets the backward track's boxes
+/// in the frames before the fragment it follows began, where no other track has a box (IoU ≥ `clearIoU`). Those
+/// points are inferred (`shared`): the rules never take them as evidence.
 ///
 /// Deterministic: a pure function of the detections and the forward tracks. No feedback reaches the detector: the
 /// detections are the forward pass's.
