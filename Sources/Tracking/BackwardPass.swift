@@ -53,13 +53,14 @@ public struct BackwardPass: Sendable {
         }
         let found = backward.finish()
 
-        // Per backward track, the frames in which it matches each forward track.
+        // Per backward track, the frames in which it matches each forward track it meets (sparse: a long file has
+        // thousands of tracks of each kind, and each backward track meets a few).
         var seen: [Int: [(track: Int, box: Box)]] = [:]
         for (k, t) in tracks.enumerated() { for p in t.points where !p.coasted { seen[p.time.index, default: []].append((k, p.box)) } }
         let matches = found.map { b in
-            var count = [Int](repeating: 0, count: tracks.count)
+            var count: [Int: Int] = [:]
             for p in b.points where !p.coasted && times[p.time.index] != nil {
-                for s in seen[p.time.index] ?? [] where s.box.iou(p.box) >= matchIoU { count[s.track] += 1 }
+                for s in seen[p.time.index] ?? [] where s.box.iou(p.box) >= matchIoU { count[s.track, default: 0] += 1 }
             }
             return count
         }
@@ -71,7 +72,7 @@ public struct BackwardPass: Sendable {
         var span = tracks.map { ($0.points.first?.time.index ?? 0, $0.points.last?.time.index ?? 0) }
         var joined = 0
         for count in matches {
-            let linked = tracks.indices.filter { count[$0] >= minimumMatches }.sorted { (span[$0].0, $0) < (span[$1].0, $1) }
+            let linked = count.filter { $0.value >= minimumMatches }.keys.sorted { (span[$0].0, $0) < (span[$1].0, $1) }
             for (a, b) in zip(linked, linked.dropFirst()) {
                 let ra = find(a), rb = find(b)
                 guard ra != rb else { continue }
@@ -94,7 +95,7 @@ public struct BackwardPass: Sendable {
         // Extension: the frames before the fragment a backward track follows best.
         var added = 0
         for (b, count) in zip(found, matches) {
-            guard let k = count.indices.max(by: { (count[$0], $1) < (count[$1], $0) }), count[k] >= minimumMatches,
+            guard let (k, n) = count.max(by: { ($0.value, $1.key) < ($1.value, $0.key) }), n >= minimumMatches,
                   let start = tracks[k].points.first?.time.index else { continue }
             let r = find(k)
             let has = Set(result[r]!.points.map(\.time.index))
