@@ -40,13 +40,13 @@ public struct BackwardPass: Sendable {
     public func extend(_ tracks: [Track], detections: [FrameDetections]) -> (tracks: [Track], joined: Int, added: Int) {
         guard let last = detections.last?.time.pts else { return (tracks, 0, 0) }
         // Backward: the frames in reverse order, their times mirrored so that they increase; each point's own time
-        // is put back from its frame's index. Frames after dark (the detector found lamps) neither join nor extend:
+        // is put back from its frame's index. Frames after dark (`FrameDetections.dark`) neither join nor extend:
         // there a far vehicle's box is its lamps' glow or a pair's box sized by the lamps' spacing, and on the night
         // clips the points added matched almost no vehicle (docs/accuracy.md).
         let backward = Tracker(options: options, calibration: calibration, road: road)
         var times: [Int: FrameTime] = [:]
         for frame in detections.reversed() {
-            if frame.lamps.isEmpty { times[frame.time.index] = frame.time }
+            if !frame.dark { times[frame.time.index] = frame.time }
             var mirrored = frame
             mirrored.time = FrameTime(index: frame.time.index, pts: last - frame.time.pts)
             backward.update(mirrored)

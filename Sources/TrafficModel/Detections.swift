@@ -26,12 +26,16 @@ public struct FrameTime: Sendable, Equatable, Hashable, Codable {
 public struct FrameDetections: Sendable, Equatable {
     public var time: FrameTime
     public var detections: [Detection]
-    /// After dark, the frame's small light blobs (head- and tail-lamps, full-resolution boxes), vehicle or not: a
+    /// After dark and at dusk, the frame's small light blobs (head- and tail-lamps, full-resolution boxes), vehicle or not: a
     /// track whose vehicle's body fades into the night road follows its lamp (see `Tracker`).
     public var lamps: [Box]
-    public init(time: FrameTime, detections: [Detection], lamps: [Box] = []) {
+    /// The detector took the scene as dark (after dark: glow left out, vehicles found by their lamps and light pairs).
+    /// At dusk it finds lamps but is not dark.
+    public var dark: Bool
+    public init(time: FrameTime, detections: [Detection], lamps: [Box] = [], dark: Bool = false) {
         self.time = time
         self.detections = detections
         self.lamps = lamps
+        self.dark = dark
     }
 }

@@ -421,6 +421,37 @@ struct SingleLampTests {
     }
 }
 
+extension SingleLampTests {
+    /// A headlamp (5 × 5, saturated) in its glow (9 × 9 at twice the road) on an empty road of this level, shown
+    /// after the road: the frame's detections and lamps, and whether the detector took it as dark.
+    func lampInGlow(road level: UInt8) throws -> FrameDetections {
+        let road = GrayImage(width: 480, height: 270, value: level)
+        var frame = road
+        for y in 146...154 { for x in 196...204 { frame.pixels[y * 480 + x] = 2 * level } }
+        for y in 148...152 { for x in 198...202 { frame.pixels[y * 480 + x] = 250 } }
+        var options = MotionDetectorOptions()
+        options.calibration = try tenPixelsPerMetre()
+        let detector = MotionDetector(options: options)
+        detector.prime(with: Array(repeating: road, count: 12))
+        var found = FrameDetections(time: FrameTime(index: 0, pts: 0), detections: [])
+        for k in 0..<3 { found = detector.detect(frame, time: FrameTime(index: k, pts: Double(k) * 0.04)) }
+        return found
+    }
+
+    @Test("at dusk (a road of 56, the dusk junction's) a lone lamp in its glow is a motorcycle as after dark, the frame not dark; by day (120) it is its blob")
+    func duskLamp() throws {
+        let dusk = try lampInGlow(road: 56)
+        #expect(!dusk.dark && dusk.lamps.count == 1, "\(dusk)")
+        let box = try #require(dusk.detections.count == 1 ? dusk.detections.first?.box : nil, "\(dusk.detections)")
+        #expect(abs(box.width - 9.6) < 0.01 && abs(box.height - 2.3 * 9.6) < 0.01, "\(box)")
+        let day = try lampInGlow(road: 120)
+        #expect(!day.dark && day.lamps.isEmpty)
+        #expect(day.detections.map(\.box) == [Box(x: 196, y: 146, width: 9, height: 9)], "\(day.detections)")
+        let night = try lampInGlow(road: 25)
+        #expect(night.dark && night.lamps.count == 1)
+    }
+}
+
 struct BeamTests {
     /// The detections on a road of 8 levels at night with a waiting car's beam on it (a 30 × 16 patch at 40: over four
     /// times the road, as on junction-night-traffic) and, apart, two unsaturated tail lamps (5 × 5 at 110).

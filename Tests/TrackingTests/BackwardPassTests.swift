@@ -5,13 +5,13 @@ import TrafficModel
 
 struct BackwardPassTests {
     /// A vehicle coming toward the camera over 100 frames: small and seen only weakly in frames 0–39 (confidence
-    /// 0.2), then confident and growing. `lamps` gives the lamps of a frame (after dark).
-    func approaching(lamps: (Int) -> [Box] = { _ in [] }) -> [FrameDetections] {
+    /// 0.2), then confident and growing. `lamps` gives the lamps of a frame; `dark`, whether the detector took it as dark.
+    func approaching(dark: Bool = false, lamps: (Int) -> [Box] = { _ in [] }) -> [FrameDetections] {
         (0..<100).map { f in
             let size = 8 + Double(f) * 0.6
             let box = Box(x: 300 - size / 2, y: 100 + Double(f) * 2, width: size, height: size * 0.9)
             return FrameDetections(time: FrameTime(index: f, pts: Double(f) / 25), detections: [Detection(box: box, confidence: f < 40 ? 0.2 : 0.9)],
-                                   lamps: lamps(f))
+                                   lamps: lamps(f), dark: dark)
         }
     }
 
@@ -43,7 +43,7 @@ struct BackwardPassTests {
         #expect(pass.extend(tracks, detections: frames).tracks == extended)
     }
 
-    @Test("no point goes where another track has a box, nor into frames after dark")
+    @Test("no point goes where another track has a box, nor into frames after dark (at dusk, with lamps, it does)")
     func blockedAndDark() throws {
         let frames = approaching()
         var tracks = forward(frames)
@@ -56,12 +56,17 @@ struct BackwardPassTests {
         #expect(added == 30)
         #expect(!extended[0].points.contains { (10..<20).contains($0.time.index) })
         #expect(extended[1] == other)
-        // The same vehicle after dark (the detector found lamps in every frame): its far boxes are glow, left out.
-        let dark = approaching { f in [Box(x: 296, y: 100 + Double(f) * 2, width: 2, height: 2)] }
+        // The same vehicle after dark: its far boxes are glow, left out.
+        let lamp = { (f: Int) in [Box(x: 296, y: 100 + Double(f) * 2, width: 2, height: 2)] }
+        let dark = approaching(dark: true, lamps: lamp)
         let night = forward(dark)
         try #require(night.count == 1)
         let (unchanged, _, none) = pass.extend(night, detections: dark)
         #expect(none == 0 && unchanged == night)
+        // At dusk the detector finds lamps too, but the frames are not dark: the track is extended as by day.
+        let dusk = approaching(lamps: lamp)
+        let (_, _, duskAdded) = pass.extend(forward(dusk), detections: dusk)
+        #expect(duskAdded > 0)
     }
 
     @Test("two tracks of one vehicle, one after the other, that the backward track follows through are joined under the first id")
