@@ -52,9 +52,9 @@ public struct MotionDetectorOptions: Sendable, Equatable {
     /// junction-night-traffic IDF1 0.772 → 0.787–0.788, the night sample unchanged to 62; 68 and more lose a far pair
     /// (0.765), 80 a night record.
     public var lightSourceMinimum = 60.0
-    /// After dark and at dusk, small blobs brighter than the background by this ratio are lamps, for the tracker to follow a
-    /// vehicle whose body fades into the road (`FrameDetections.lamps`): a motorcycle's tail-lamp over a road lit by
-    /// other vehicles' beams reads 2.3 times the road (119 over 50, night junction), under `lightSourceRatio`.
+    /// After dark and at dusk, small blobs brighter than the background by this ratio are lamps, for the tracker to
+    /// follow a vehicle whose body fades into the road (`FrameDetections.lamps`): a motorcycle's tail-lamp over a road
+    /// lit by other vehicles' beams reads 2.3 times the road (119 over 50, night junction), under `lightSourceRatio`.
     public var lampRatio = 2.0
     /// After dark, a vehicle whose body is as dark as the road is seen by its pair of lights: two light blobs level
     /// with each other, alike in size, 1.2–14 blob sizes apart, make a vehicle box around them (width 1.5 × their
@@ -75,8 +75,8 @@ public struct MotionDetectorOptions: Sendable, Equatable {
     /// give the same figures on the two night clips; 2.2 loses far cars whose blob is 2 to 1 (docs/accuracy.md).
     public var mergedPairMinimumWidth = 12
     public var mergedPairAspect = 1.8
-    /// With the calibration and `pairLights`, after dark and at dusk, a blob that is one lamp in no pair is a motorcycle
-    /// (`motorcycle(_:besides:)`): its box is this wide in metres at the road's scale where the lamp is, 2.3 times as
+    /// With the calibration and `pairLights`, after dark and at dusk, a blob that is one lamp in no pair is a
+    /// motorcycle (`motorcycle(_:besides:)`): its box is this wide in metres at the road's scale where the lamp is, 2.3 times as
     /// tall, the lamp 58 % of the way down. The lamp is above the road, so the road's scale there is that of a point
     /// farther away: 0.96 m there makes a motorcycle 0.8 m wide with its rider. The height holds the rider's 1.5 m and
     /// the machine's length seen from above. Chosen on two night clips (docs/accuracy.md): IDF1 0.664 → 0.682 on the night sample and
@@ -184,9 +184,9 @@ public final class MotionDetector: FollowsTracks {
     private var opened: [UInt8] = []
     /// Light-source pixels after dark (head- and tail-lights).
     private var lights: [UInt8] = []
-    /// Lamp pixels after dark (see `lampRatio`).
+    /// Lamp pixels after dark and at dusk (see `lampRatio`).
     private var lampPixels: [UInt8] = []
-    /// The last frame's lamps: small blobs of lamp pixels, full-resolution boxes; none by day (after dark and at dusk).
+    /// The last frame's lamps (after dark and at dusk): small blobs of lamp pixels, full-resolution boxes.
     private var lamps: [Box] = []
     private var dark = false
     private var dusk = false
@@ -412,8 +412,8 @@ public final class MotionDetector: FollowsTracks {
         return found
     }
 
-    /// After dark and at dusk, a box that is one lamp and what glows around it (or a dark rider over it, `singleLampBlobHeight`),
-    /// in no light pair's box, is a motorcycle seen by its head- or tail-lamp alone: its body is as dark as the road,
+    /// After dark and at dusk, a box that is one lamp and what glows around it (or a dark rider over it,
+    /// `singleLampBlobHeight`), in no light pair's box, is a motorcycle seen by its head- or tail-lamp alone: its body is as dark as the road,
     /// or darker. It gets a motorcycle's box, placed by the lamp and sized by the road's scale there (see
     /// `singleLampWidthM`). It is confident however small the lamp, as a light pair is: a lamp is no noise. A
     /// motorcycle lost beside a truck at 40 m could not be found again while it drove away, its lamp under the
@@ -766,9 +766,10 @@ public final class MotionDetector: FollowsTracks {
         }
         if sumBackground > 0 { gain = max(0.3, min(3, sumImage / sumBackground)) }
         let g = gain
-        let glow = options.suppressGlow && Double(sumBackground) / Double(max(1, (n + 6) / 7)) < options.darkScene
+        let level = Double(sumBackground) / Double(max(1, (n + 6) / 7))
+        let glow = options.suppressGlow && level < options.darkScene
         dark = glow
-        dusk = !glow && Double(sumBackground) / Double(max(1, (n + 6) / 7)) < options.duskScene
+        dusk = !glow && level < options.duskScene
         let step = Float(dt)
         image.pixels.withUnsafeBufferPointer { cBuffer in
         background.withUnsafeMutableBufferPointer { bBuffer in

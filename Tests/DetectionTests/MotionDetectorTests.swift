@@ -198,13 +198,15 @@ func tenPixelsPerMetre(down: Double = 0.1) throws -> Calibration {
     })
 }
 
-/// The detections in the third showing of `frame` once the background has been primed with `road`.
+/// The detections in the third showing of `frame` once the background has been primed with `road`; `apart`, the
+/// vehicles the tracker saw apart, where it expects them (`MotionDetector.hold(_:apart:)`).
 func detectAfterPriming(_ frame: GrayImage, road: GrayImage, calibration: Calibration?,
-                        options base: MotionDetectorOptions = MotionDetectorOptions()) -> [Detection] {
+                        options base: MotionDetectorOptions = MotionDetectorOptions(), apart: [Box] = []) -> [Detection] {
     var options = base
     options.calibration = calibration
     let detector = MotionDetector(options: options)
     detector.prime(with: Array(repeating: road, count: 12))
+    detector.hold([], apart: apart)
     var found: [Detection] = []
     for k in 0..<3 { found = detector.detect(frame, pts: Double(k) * 0.04) }
     return found
@@ -488,14 +490,7 @@ struct SideBySideTests {
         for (level, areas) in [(60, shadow), (30, blocks)] {
             for area in areas { for y in area.y { for x in area.x { frame.pixels[y * w + x] = UInt8(level) } } }
         }
-        var options = MotionDetectorOptions()
-        options.calibration = calibration
-        let detector = MotionDetector(options: options)
-        detector.prime(with: Array(repeating: road, count: 12))
-        detector.hold([], apart: apart)
-        var found: [Detection] = []
-        for k in 0..<3 { found = detector.detect(frame, pts: Double(k) * 0.04) }
-        return found.map(\.box).sorted { ($0.x, $0.y) < ($1.x, $1.y) }
+        return detectAfterPriming(frame, road: road, calibration: calibration, apart: apart).map(\.box).sorted { ($0.x, $0.y) < ($1.x, $1.y) }
     }
 
     @Test("seen along the road, vehicles side by side joined by a shadow are cut apart where the blob is wider on the road than a vehicle")
