@@ -3,6 +3,11 @@ import TrafficModel
 import VideoIO
 
 /// Settings of the motion detector; every value's unit is in its name or comment.
+/// The light a scene is analysed for (`MotionDetectorOptions.light`).
+public enum SceneLight: String, Sendable, Equatable, CaseIterable {
+    case auto, day, dusk, night
+}
+
 public struct MotionDetectorOptions: Sendable, Equatable {
     /// Frames are shrunk by a whole factor to at most about this width before analysis (pixels).
     public var analysisWidth = 480
@@ -116,6 +121,10 @@ public struct MotionDetectorOptions: Sendable, Equatable {
     /// matched; 220 with this), and IDF1 went 0.870 → 0.909 with its three records kept, motorcycle 13's speed
     /// nearer the truth (docs/accuracy.md). By day nothing changes: the samples and the real footage read 106 or more.
     public var duskScene = 80.0
+    /// How the scene's light is judged: `auto` each frame from the background's mean luma over the whole picture
+    /// (`darkScene`, `duskScene`), or fixed for a camera that misleads it, a daytime view of mostly dark asphalt
+    /// (read as dusk, it would seek lamps by day and give a far white car, one lamp, a motorcycle's box).
+    public var light = SceneLight.auto
     /// Image regions where motion is never a vehicle (the signal head, a clock overlay), full-resolution pixels.
     public var ignore: [Box] = []
     /// A region (full-resolution pixels) also analysed unshrunk, by a detector of its own: the far end of a road,
@@ -190,6 +199,11 @@ public final class MotionDetector: FollowsTracks {
     private var lamps: [Box] = []
     private var dark = false
     private var dusk = false
+    /// The background's mean luma (8-bit) in the last frame, from which `SceneLight.auto` judges the light.
+    public private(set) var backgroundLevel = 0.0
+    /// The level the light is judged by instead of this detector's own: the detail region's detector is given the
+    /// whole picture's (`LookaheadDetector`), so that a region of dark asphalt is not taken for dusk on its own.
+    var judgedLevel: Double?
     private var ignoreMask: [UInt8] = []
     private let labeler = ComponentLabeler()
     private var framesSeen = 0
@@ -766,10 +780,18 @@ public final class MotionDetector: FollowsTracks {
         }
         if sumBackground > 0 { gain = max(0.3, min(3, sumImage / sumBackground)) }
         let g = gain
-        let level = Double(sumBackground) / Double(max(1, (n + 6) / 7))
-        let glow = options.suppressGlow && level < options.darkScene
+        backgroundLevel = Double(sumBackground) / Double(max(1, (n + 6) / 7))
+        let level = judgedLevel ?? backgroundLevel
+        let night: Bool, evening: Bool
+        switch options.light {
+        case .auto: (night, evening) = (level < options.darkScene, level < options.duskScene)
+        case .day: (night, evening) = (false, false)
+        case .dusk: (night, evening) = (false, true)
+        case .night: (night, evening) = (true, true)
+        }
+        let glow = options.suppressGlow && night
         dark = glow
-        dusk = !glow && level < options.duskScene
+        dusk = !glow && evening
         let step = Float(dt)
         image.pixels.withUnsafeBufferPointer { cBuffer in
         background.withUnsafeMutableBufferPointer { bBuffer in
@@ -1024,7 +1046,7 @@ public final class LookaheadDetector: FollowsTracks {
     private var primed = false
     /// The detail region's detector and the region in whole pixels, made at the first frame (when the whole
     /// picture's analysis scale is known); nil without a region, or where it lies outside the picture.
-    private var detail: (detector: MotionDetector, x: Int, y: Int, width: Int, height: Int)?
+    private(set) var detail: (detector: MotionDetector, x: Int, y: Int, width: Int, height: Int)?
     private var started = false
 
     public init(options: MotionDetectorOptions) {
@@ -1086,6 +1108,7 @@ public final class LookaheadDetector: FollowsTracks {
         let found = detector.detect(image, time: time)
         inspect?(time, detector)
         guard let d = detail, let crop else { return found }
+        d.detector.judgedLevel = detector.backgroundLevel
         return Self.merged(found, d.detector.detect(crop, time: time), region: Box(x: Double(d.x), y: Double(d.y), width: Double(d.width), height: Double(d.height)))
     }
 

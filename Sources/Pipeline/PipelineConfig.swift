@@ -56,6 +56,8 @@ public struct PipelineConfig: Sendable {
         public var minimumArea = MotionDetectorOptions().minimumArea
         /// 8-bit levels a pixel must differ from the background by at least (MotionDetectorOptions.minimumDifference).
         public var minimumDifference = MotionDetectorOptions().minimumDifference
+        /// The scene's light, judged each frame (`auto`) or fixed (MotionDetectorOptions.light).
+        public var light = SceneLight.auto
         public var ignore: [Box] = []
         /// Also analysed unshrunk (MotionDetectorOptions.detailRegion).
         public var detailRegion: Box?
@@ -133,6 +135,7 @@ public struct PipelineConfig: Sendable {
         o.analysisWidth = detection.analysisWidth
         o.sigmas = detection.sensitivity
         o.shadowBackground = detection.shadowBackground
+        o.light = detection.light
         o.minimumArea = detection.minimumArea
         o.minimumDifference = detection.minimumDifference
         o.calibration = calibration
@@ -306,13 +309,14 @@ extension PipelineConfig {
         }
 
         var detection = DetectionSettings()
-        if let m = r.map(top["detection"], "detection", keys: ["source", "analysis_width", "sensitivity", "min_vehicle_width_m", "max_vehicle_width_m", "min_area_px", "min_difference", "shadow_background", "ignore", "detail_region", "external_file", "min_confidence", "fast_decode"]) {
+        if let m = r.map(top["detection"], "detection", keys: ["source", "analysis_width", "sensitivity", "min_vehicle_width_m", "max_vehicle_width_m", "min_area_px", "min_difference", "shadow_background", "light", "ignore", "detail_region", "external_file", "min_confidence", "fast_decode"]) {
             if let v = r.bool(m["fast_decode"], m.child("fast_decode")) { detection.fastDecode = v }
             if let v = r.integer(m["analysis_width"], m.child("analysis_width"), 64...3840, unit: "px") { detection.analysisWidth = v }
             if let v = r.number(m["sensitivity"], m.child("sensitivity"), 1...10, unit: "standard deviations") { detection.sensitivity = v }
             if let v = r.number(m["min_vehicle_width_m"], m.child("min_vehicle_width_m"), 0...5, unit: "m") { detection.minimumVehicleWidthM = v }
             if let v = r.number(m["max_vehicle_width_m"], m.child("max_vehicle_width_m"), 2.5...20, unit: "m") { detection.maximumVehicleWidthM = v }
             if let v = r.number(m["shadow_background"], m.child("shadow_background"), 0...256, unit: "levels") { detection.shadowBackground = v }
+            if let v = r.choice(m["light"], m.child("light"), SceneLight.self) { detection.light = v }
             if let v = r.integer(m["min_area_px"], m.child("min_area_px"), 4...100_000, unit: "px") { detection.minimumArea = v }
             if let v = r.number(m["min_difference"], m.child("min_difference"), 4...64, unit: "levels") { detection.minimumDifference = v }
             if let v = r.number(m["min_confidence"], m.child("min_confidence"), 0...1, unit: "") { detection.minimumConfidence = v }

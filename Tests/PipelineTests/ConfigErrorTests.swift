@@ -101,6 +101,8 @@ struct ConfigErrorTests {
              message: "expected a number in standard deviations, found 'high'", anchor: "high"),
         Case(old: "sensitivity: 3.5", new: "sensitivity: 3.5\n  shadow_background: 300", keyPath: "detection.shadow_background",
              message: "300 levels is out of range 0...256 levels", anchor: "shadow_background: 300", at: 19),
+        Case(old: "sensitivity: 3.5", new: "sensitivity: 3.5\n  light: nigth", keyPath: "detection.light",
+             message: "'nigth' is not one of auto, day, dusk, night; did you mean 'night'?", anchor: "nigth"),
         Case(old: "sensitivity: 3.5", new: "sensitivity: 3.5\n  min_difference: 2", keyPath: "detection.min_difference",
              message: "2 levels is out of range 4...64 levels", anchor: "min_difference: 2", at: 16),
         Case(old: "sensitivity: 3.5", new: "sensitivity: 3.5\n  min_area_px: 12.5", keyPath: "detection.min_area_px",
@@ -201,6 +203,9 @@ struct ConfigErrorTests {
         #expect(config.detectorOptions.minimumDifference == 16, "the default floor")
         let floor = try PipelineConfig.parse(text: basePipeline.replacingOccurrences(of: "sensitivity: 3.5", with: "sensitivity: 3.5\n  min_difference: 11"), path: "cam.yaml")
         #expect(floor.detectorOptions.minimumDifference == 11)
+        #expect(config.detectorOptions.light == .auto, "the light is judged each frame unless fixed")
+        let day = try PipelineConfig.parse(text: basePipeline.replacingOccurrences(of: "sensitivity: 3.5", with: "sensitivity: 3.5\n  light: day"), path: "cam.yaml")
+        #expect(day.detectorOptions.light == .day)
         let boxes = try PipelineConfig.parse(text: basePipeline.replacingOccurrences(of: "sensitivity: 3.5", with: "sensitivity: 3.5\n  ignore: [[0, 0, 40, 20], [-10, 5, 30, 30]]\n  detail_region: [560, 140, 170, 90]"), path: "cam.yaml")
         #expect(boxes.detection.ignore == [Box(x: 0, y: 0, width: 40, height: 20), Box(x: -10, y: 5, width: 30, height: 30)])
         #expect(boxes.detection.detailRegion == Box(x: 560, y: 140, width: 170, height: 90))
