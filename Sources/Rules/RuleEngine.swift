@@ -205,6 +205,16 @@ struct AgreeingLine {
     var rms = 0.0, count = 0
     @inline(__always) func residual(time: Double, value: Double) -> Double { value - meanValue - slope * (time - meanTime) }
     @inline(__always) func admits(time: Double, value: Double) -> Bool { abs(residual(time: time, value: value)) <= tolerance }
+    /// The spread of all of `range`'s points about the line, robustly: 1.4826 × their median absolute residual (the
+    /// standard deviation for Gaussian jitter). `rms` over the admitted points alone is cut at the tolerance and reads
+    /// small when boxes jitter by about that much (an upstream detector's).
+    func spread(_ range: Range<Int>, time: (Int) -> Double, value: (Int) -> Double) -> Double {
+        var residuals = range.map { abs(residual(time: time($0), value: value($0))) }
+        guard !residuals.isEmpty else { return 0 }
+        residuals.sort()
+        let n = residuals.count
+        return 1.4826 * (n % 2 == 1 ? residuals[n / 2] : (residuals[n / 2 - 1] + residuals[n / 2]) / 2)
+    }
 }
 
 /// A straight line through the points that agree with it: each pass fits the points lying within `tolerance` of the

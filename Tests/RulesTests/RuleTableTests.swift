@@ -314,6 +314,25 @@ struct SpeedingTableTests {
         #expect(result.stats.boxUnsteady == 1)
     }
 
+    @Test("boxes that jitter by more than the quantisation (an upstream detector's) are measured from all the frames around each line, within their uncertainty")
+    func jitteryBoxes() throws {
+        let kmh = 130.0
+        var measured: [(id: Int, speed: Double, uncertainty: Double)] = []
+        for id in 1...40 {
+            // Each edge off by up to ±3.5 px in every frame (the bottom edge by up to 7): the quantisation is 1 px.
+            let track = site.track(id: id, x: 9, from: 0, to: 70 / (kmh / 3.6), jitter: 3.5, front: cruise(kmh, at: 0, y: 10))
+            let e = RuleEngine(rules: motorwayRules()).evaluate(tracks: [track], timeline: nil).events.first
+            if let e { measured.append((id, e.speedKmh!, e.speedUncertaintyKmh!)) }
+        }
+        // Every speed measured lies within its uncertainty of the truth: at most 0.55 of it, all 40 measured (before:
+        // 2 of 40 outside it, by up to 1.84 times, when a crossing fell back to the two frames bracketing the line and
+        // the spread was taken from the frames within the quantisation's tolerance alone). It stays under 5 %.
+        #expect(measured.count >= 36, "\(measured.count) of 40 measured")
+        let outside = measured.filter { abs($0.speed - kmh) > $0.uncertainty }
+        #expect(outside.isEmpty, "\(outside)")
+        #expect(measured.allSatisfy { $0.uncertainty < 0.05 * kmh }, "\(measured.map(\.uncertainty).max() ?? 0)")
+    }
+
     @Test("a box that loses its bottom rows for a frame now and then near a line is measured from the frames that kept them")
     func bottomRowsLost() throws {
         // The motorway sample's distant motorcycle at the analysis scale (shrunk by 4, edges quantised to 2 px): in
