@@ -206,14 +206,18 @@ struct AgreeingLine {
     @inline(__always) func residual(time: Double, value: Double) -> Double { value - meanValue - slope * (time - meanTime) }
     @inline(__always) func admits(time: Double, value: Double) -> Bool { abs(residual(time: time, value: value)) <= tolerance }
     /// The spread of all of `range`'s points about the line, robustly: 1.4826 × their median absolute residual (the
-    /// standard deviation for Gaussian jitter). `rms` over the admitted points alone is cut at the tolerance and reads
-    /// small when boxes jitter by about that much (an upstream detector's).
-    func spread(_ range: Range<Int>, time: (Int) -> Double, value: (Int) -> Double) -> Double {
+    /// standard deviation for Gaussian jitter), or `floor` where larger. `rms` over the admitted points alone is cut
+    /// at the tolerance and reads small when boxes jitter by about that much (an upstream detector's). The median
+    /// absolute residual is at most √2 × the RMS over all the points: where that cannot pass `floor`, no sort.
+    func spread(_ range: Range<Int>, time: (Int) -> Double, value: (Int) -> Double, floor: Double) -> Double {
+        guard !range.isEmpty else { return floor }
+        var ss = 0.0
+        for i in range { let r = residual(time: time(i), value: value(i)); ss += r * r }
+        guard 1.4826 * (2 * ss / Double(range.count)).squareRoot() > floor else { return floor }
         var residuals = range.map { abs(residual(time: time($0), value: value($0))) }
-        guard !residuals.isEmpty else { return 0 }
         residuals.sort()
         let n = residuals.count
-        return 1.4826 * (n % 2 == 1 ? residuals[n / 2] : (residuals[n / 2 - 1] + residuals[n / 2]) / 2)
+        return max(floor, 1.4826 * (n % 2 == 1 ? residuals[n / 2] : (residuals[n / 2 - 1] + residuals[n / 2]) / 2))
     }
 }
 

@@ -122,7 +122,8 @@ struct SpeedMeasurer {
         }
         let all = fit.count == zone.count
         let agrees = { (i: Int) in all || fit.admits(time: t.pts[i], value: along(i)) }
-        let noise = max(fit.rms, fit.spread(zone, time: { t.pts[$0] }, value: along))
+        // Under the quantisation at the nearer line, the spread changes neither crossing's uncertainty.
+        let noise = fit.spread(zone, time: { t.pts[$0] }, value: along, floor: max(fit.rms, jitterPixels * min(scaleEntry, scaleExit)))
         let sigmaFirst = max(noise, jitterPixels * (a.time <= b.time ? scaleEntry : scaleExit))
         let sigmaLast = max(noise, jitterPixels * (a.time <= b.time ? scaleExit : scaleEntry))
         let sigmaDistance = (sigmaFirst * sigmaFirst + sigmaLast * sigmaLast + 2 * calibrationSigma * calibrationSigma).squareRoot()
