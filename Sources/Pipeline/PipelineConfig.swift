@@ -127,6 +127,7 @@ public struct PipelineConfig: Sendable {
         o.maxCoastSeconds = tracking.maxCoastSeconds
         o.minimumIoU = tracking.minimumIoU
         o.maximumVehicleWidthM = detection.maximumVehicleWidthM
+        o.wholeDetections = detection.externalFile != nil
         return o
     }
 

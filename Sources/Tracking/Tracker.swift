@@ -73,6 +73,11 @@ public struct TrackerOptions: Sendable, Equatable {
     /// the vehicle's box as for parts, the dusk motorcycle 13's boxes sat 10–12 px too high and its track was lost
     /// (173 → 87); with every weak part's filter taking the blob, the motorway fell to 0.715.
     public var weakPartArea = 0.6
+    /// Each detection is a whole vehicle of its own (an upstream detector's boxes, `detection.source: external`), not
+    /// a blob of motion: no pieces are gathered, no box is shared among tracks, and none is taken for a part of a
+    /// vehicle. Those undo what a background model gets wrong; on whole boxes they join a vehicle partly hidden
+    /// behind another to it.
+    public var wholeDetections = false
     public init() {}
 }
 
@@ -275,7 +280,11 @@ public final class Tracker {
                     let iou = predicted.iou(d.box)
                     let gate = (live[k].hits == 1 ? options.firstStepGate : options.centreGate) * max(predicted.width, predicted.height)
                     if iou >= options.minimumIoU { return 1 - iou }
-                    if predicted.center.distance(to: d.box.center) <= gate { return 1.5 }
+                    // Whole detections join by the centre alone only at about the track's size (within 4 times its
+                    // area): a truck whose own box was missed for a frame took a car's 120 px below its centre, then
+                    // lost the truck at the car's size. Motion blobs are often parts of their vehicle, and do join.
+                    let alike = !options.wholeDetections || (d.box.area >= 0.25 * predicted.area && predicted.area >= 0.25 * d.box.area)
+                    if alike && predicted.center.distance(to: d.box.center) <= gate { return 1.5 }
                     return forbidden
                 }
             }
@@ -345,6 +354,7 @@ public final class Tracker {
     /// then had the lamp's box of the fragment's size in every other frame, its pair's box in the rest: 212 of 346
     /// frames matched, 325 now). Returns the detections, those made from lamps last, and how many those are.
     private func gathered(_ detections: [Detection], lamps: [Box], predicted: [Box]) -> (detections: [Detection], fromLamp: Int) {
+        guard !options.wholeDetections else { return (detections, 0) }
         let order = live.indices.filter { live[$0].confirmed }.sorted { (live[$0].hits, -live[$0].id) > (live[$1].hits, -live[$1].id) }
         var used = Set<Int>(), usedLamps = Set<Int>()
         var unions: [Detection] = [], fromLamps: [Detection] = []
@@ -426,7 +436,7 @@ public final class Tracker {
     /// are inferred, not seen: they keep the tracks alive and in place, and their points are marked `shared`, which
     /// the rules do not take as evidence. Returns, per share, the track, the detection and the box.
     private func shares(of detections: [Detection], excluding lampMade: Range<Int>, predicted: [Box]) -> [(track: Int, detection: Int, box: Box)] {
-        guard let now = lastPTS else { return [] }
+        guard let now = lastPTS, !options.wholeDetections else { return [] }
         var taken = Set<Int>(), result: [(track: Int, detection: Int, box: Box)] = []
         for j in detections.indices where !detections[j].isWeak && !lampMade.contains(j) {
             let d = detections[j].box
@@ -510,7 +520,7 @@ public final class Tracker {
     /// Not placed by the prediction alone: a track measured by its vehicle's top in most frames has its centre, and
     /// its bottom edge, too high.
     private func wholeVehicle(_ size: (width: Double, height: Double)?, holding d: Box, predicted p: Box, share: Double) -> Box? {
-        guard options.partArea > 0, let size, var v = box(of: size, at: p), d.area < share * v.area,
+        guard options.partArea > 0, !options.wholeDetections, let size, var v = box(of: size, at: p), d.area < share * v.area,
               (d.intersection(v)?.area ?? 0) >= 0.8 * d.area else { return nil }
         let top = abs(d.y - p.y) <= abs(d.maxY - p.maxY)
         func placed(_ v: Box) -> Box {

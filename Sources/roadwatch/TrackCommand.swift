@@ -191,7 +191,9 @@ struct TrackCommand: ParsableCommand {
             let detector = LookaheadDetector(options: options)
             let failure = MaskFailure()
             detector.inspect = maskWriter(video, failure: failure)
-            let tracker = Tracker()
+            var trackerOptions = TrackerOptions()
+            trackerOptions.wholeDetections = external != nil
+            let tracker = Tracker(options: trackerOptions)
             let signal = lampRegions.isEmpty ? nil : SignalReader(lamps: lampRegions)
             var frames = 0
             var boxes: [FrameDetections] = []
@@ -207,7 +209,7 @@ struct TrackCommand: ParsableCommand {
             if external == nil { detector.finish(deliver: track) }
             if let error = failure.error { throw error }
             // The backward pass, as `run` does by default (`StageRunner`).
-            let tracks = BackwardPass(options: TrackerOptions(), calibration: nil, road: nil).extend(tracker.finish(), detections: boxes).tracks
+            let tracks = BackwardPass(options: trackerOptions, calibration: nil, road: nil).extend(tracker.finish(), detections: boxes).tracks
             return Stages(frames: frames, detections: tracker.detectionsIn, tracks: tracks, boxes: writeDetections ? boxes : [], timeline: signal?.timeline(),
                           warnings: reader.warnings, calibration: nil)
         }

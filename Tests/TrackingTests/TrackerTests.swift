@@ -71,6 +71,40 @@ struct TrackerTests {
         #expect(apart.count == 2)
     }
 
+    /// An upstream detector's whole boxes at a queue: a standing truck (180 × 320) with a car standing partly hidden
+    /// over its top, and from frame 30 a car driving up over its lower half; the truck is missed in frame 30. Per track: the
+    /// vehicle it starts on (0 truck, 1 hidden car, 2 driving car) and whether every box is that vehicle's.
+    func queueOfWholeBoxes(whole: Bool) -> [(vehicle: Int, own: Bool)] {
+        func truth(_ vehicle: Int, _ f: Int) -> Box {
+            switch vehicle {
+            case 0: return Box(x: 600, y: 320, width: 180, height: 320)
+            case 1: return Box(x: 672, y: 300, width: 56, height: 60)
+            default: return Box(x: 640, y: 600 - 2 * Double(f), width: 60, height: 60)
+            }
+        }
+        var options = TrackerOptions()
+        options.wholeDetections = whole
+        let tracker = Tracker(options: options)
+        for f in 0..<60 {
+            let boxes = (0..<3).filter { ($0 != 0 || f != 30) && ($0 != 2 || f >= 30) }.map { truth($0, f) }
+            tracker.update(FrameDetections(time: FrameTime(index: f, pts: Double(f) / 25), detections: boxes.map { Detection(box: $0, confidence: 0.9) }))
+        }
+        return tracker.finish().map { t in
+            let vehicle = (0..<3).max { truth($0, t.points[0].time.index).iou(t.points[0].box) < truth($1, t.points[0].time.index).iou(t.points[0].box) }!
+            return (vehicle, t.observed.allSatisfy { $0.box == truth(vehicle, $0.time.index) })
+        }
+    }
+
+    @Test("an upstream detector's boxes are whole vehicles: a truck missed for a frame keeps its track, not a car's box; a car partly behind it stays its own")
+    func wholeDetections() {
+        let whole = queueOfWholeBoxes(whole: true)
+        #expect(whole.count == 3 && whole.allSatisfy { $0.own }, "\(whole)")
+        // As motion blobs, the truck, missed, takes the driving car's first box by its centre (90 px off) and with it
+        // the car's size; the truck then starts a second track, and the driving car none.
+        let blobs = queueOfWholeBoxes(whole: false)
+        #expect(!blobs.allSatisfy { $0.own } && blobs.filter { $0.vehicle == 0 }.count == 2, "\(blobs)")
+    }
+
     /// Two cars in one lane driving up the picture, the near one (B) closing on the far one (A) and falling back; in
     /// frames 60–99 the detector sees them as one blob (B's roof over A's rear, or a shadow between), their boxes' union.
     func queued(_ options: TrackerOptions = TrackerOptions()) -> (tracks: [Track], truth: (Int, Int) -> Box) {
