@@ -571,7 +571,29 @@ public final class Tracker {
         guard track.confirmed else { return }
         var points = track.points
         while points.last?.coasted == true { points.removeLast() }
+        if options.wholeDetections { Self.bridgeGaps(&points) }
         finished.append(Track(id: track.id, points: points))
+    }
+
+    /// Whole detections (`wholeDetections`): a gap the track coasted through between two sightings is a vehicle the
+    /// detector missed, there all along. Its points become the boxes interpolated between the two sightings by time,
+    /// marked `shared` (inferred: written to the tracks file, not evidence for the rules). On the dense junction's
+    /// truth boxes with a box in seven dropped, IDF1 0.911 → 0.99. Motion blobs keep their coasted predictions: there a
+    /// gap is as often a vehicle merged with another, and bridging it cost the shaking clip 0.005 (docs/accuracy.md).
+    static func bridgeGaps(_ points: inout [TrackPoint]) {
+        var last: Int?
+        for i in points.indices where !points[i].coasted {
+            if let a = last, i - a > 1 {
+                let p = points[a], q = points[i], span = q.time.pts - p.time.pts
+                for k in (a + 1)..<i where span > 0 {
+                    let f = (points[k].time.pts - p.time.pts) / span
+                    let box = Box(x: p.box.x + f * (q.box.x - p.box.x), y: p.box.y + f * (q.box.y - p.box.y),
+                                  width: p.box.width + f * (q.box.width - p.box.width), height: p.box.height + f * (q.box.height - p.box.height))
+                    points[k] = TrackPoint(time: points[k].time, box: box, coasted: false, shared: true)
+                }
+            }
+            last = i
+        }
     }
 
     /// Ends every live track and returns all confirmed tracks, by id, with their whole history (the frames

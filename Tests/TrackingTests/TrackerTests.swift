@@ -105,6 +105,37 @@ struct TrackerTests {
         #expect(!blobs.allSatisfy { $0.own } && blobs.filter { $0.vehicle == 0 }.count == 2, "\(blobs)")
     }
 
+    @Test("whole detections: a gap between two sightings is bridged by boxes interpolated in time, marked inferred; motion blobs' gaps stay coasted")
+    func bridgedGaps() throws {
+        // A car moving right, missed in frames 20–24 (its box accelerates, so the prediction and the line differ).
+        func car(_ f: Int) -> Box { Box(x: 10 + Double(f) * 4 + 0.05 * Double(f * f), y: 100, width: 40 + Double(f) * 0.5, height: 30) }
+        for whole in [true, false] {
+            var options = TrackerOptions()
+            options.wholeDetections = whole
+            let tracker = Tracker(options: options)
+            for f in 0..<40 {
+                let boxes = (20..<25).contains(f) ? [] : [car(f)]
+                tracker.update(FrameDetections(time: FrameTime(index: f, pts: Double(f) / 25), detections: boxes.map { Detection(box: $0, confidence: 0.9) }))
+            }
+            let tracks = tracker.finish()
+            let t = try #require(tracks.count == 1 ? tracks.first : nil, "\(tracks.count) tracks")
+            let gap = t.points.filter { (20..<25).contains($0.time.index) }
+            #expect(gap.count == 5)
+            if whole {
+                // On the straight line between frames 19 and 25, inferred: in the tracks file, not evidence.
+                for p in gap {
+                    let f = Double(p.time.index - 19) / 6
+                    let a = car(19), b = car(25)
+                    #expect(abs(p.box.x - (a.x + f * (b.x - a.x))) < 1e-9 && abs(p.box.width - (a.width + f * (b.width - a.width))) < 1e-9)
+                    #expect(p.shared && !p.coasted && !p.isEvidence)
+                }
+                #expect(t.observed.count == 40)
+            } else {
+                #expect(gap.allSatisfy(\.coasted) && t.observed.count == 35)
+            }
+        }
+    }
+
     /// Two cars in one lane driving up the picture, the near one (B) closing on the far one (A) and falling back; in
     /// frames 60–99 the detector sees them as one blob (B's roof over A's rear, or a shadow between), their boxes' union.
     func queued(_ options: TrackerOptions = TrackerOptions()) -> (tracks: [Track], truth: (Int, Int) -> Box) {
