@@ -1,5 +1,6 @@
 import Foundation
 import Detection
+import Rules
 import TrafficModel
 import VideoIO
 
@@ -91,10 +92,47 @@ public enum CalibrationOverlay {
             }
             picture.draw(text: String(format: "P%d %.2f PX", i + 1, c.imageErrors[i]), x: Int(q.x) + 10, y: Int(q.y) + 6, scale: scale, rgb: (255, 0, 255))
         }
+        let implied = ImpliedCamera(calibration: c, imageWidth: picture.width, imageHeight: picture.height)
+        if let implied { drawReferenceCars(implied, lanes: config.lanes, calibration: c, on: &picture) }
         let rms = (c.imageErrors.map { $0 * $0 }.reduce(0, +) / Double(c.imageErrors.count)).squareRoot()
         picture.drawDataBar([
             "CAMERA \(config.camera.id)  CALIBRATION \(c.points.count) POINTS  REPROJECTION RMS \(String(format: "%.2f", rms)) PX, MAX \(String(format: "%.2f", c.imageErrors.max() ?? 0)) PX",
             "GRID 5 M (BLUE)  LANES (GREEN)  STOP LINE (RED)  SPEED ZONE (YELLOW)  POINTS: + MARKED, BOX MAPPED",
+            implied.map { String(format: "IMPLIED CAMERA %.1f M UP, FOCAL %.0f PX, %.1f DEG DOWN  CARS 4.5 X 1.8 X 1.5 M (ORANGE)", $0.height, $0.focalPixels, $0.tiltDegrees) }
+                ?? "NO PINHOLE CAMERA OVER ONE PLANE FITS THE CALIBRATION: CHECK THE POINTS",
         ])
+    }
+
+    /// A car (4.5 × 1.8 × 1.5 m) standing in the middle of each lane at a fifth, half and four fifths of its length,
+    /// drawn through the camera the calibration implies: beside a real car in the picture it shows a calibration whose
+    /// scale or lean is wrong, which the ground grid alone does not.
+    public static func drawReferenceCars(_ camera: ImpliedCamera, lanes: [Lane], calibration c: Calibration, on picture: inout Picture) {
+        for lane in lanes {
+            let ground = lane.polygon.points.compactMap { c.world($0) }
+            guard ground.count >= 3 else { continue }
+            // The lane's axis: the direction of its ground outline's greatest spread.
+            var mx = 0.0, my = 0.0
+            for g in ground { mx += g.x / Double(ground.count); my += g.y / Double(ground.count) }
+            var sxx = 0.0, syy = 0.0, sxy = 0.0
+            for g in ground {
+                let dx = g.x - mx, dy = g.y - my
+                sxx += dx * dx; syy += dy * dy; sxy += dx * dy
+            }
+            let angle = 0.5 * atan2(2 * sxy, sxx - syy)
+            let axis = Point2(cos(angle), sin(angle))
+            let along = ground.map { (g: Point2) -> Double in (g.x - mx) * axis.x + (g.y - my) * axis.y }
+            let lo = along.min()!, hi = along.max()!
+            for share in [0.2, 0.5, 0.8] {
+                let s = lo + share * (hi - lo)
+                guard let car = camera.vehicleBox(rear: Point2(mx + axis.x * s, my + axis.y * s), heading: axis, length: 4.5, width: 1.8, height: 1.5) else { continue }
+                // Corners are indexed length · 4 + side · 2 + height: the edges join corners one index bit apart.
+                for a in 0..<8 {
+                    for bit in [1, 2, 4] where a & bit == 0 {
+                        let p = car.corners[a], q = car.corners[a | bit]
+                        picture.drawLine(from: (p.x, p.y), to: (q.x, q.y), rgb: (255, 140, 0), thickness: 1)
+                    }
+                }
+            }
+        }
     }
 }

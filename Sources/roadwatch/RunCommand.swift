@@ -380,6 +380,12 @@ struct CalibrateCommand: ParsableCommand {
             print(String(format: "point %d: image (%.1f, %.1f) world (%.2f, %.2f) m: reprojection error %.2f px, %.3f m", i + 1, p.image.x, p.image.y,
                          p.world.x, p.world.y, c.imageErrors[i], c.worldErrors[i]))
         }
+        if let camera = ImpliedCamera(calibration: c, imageWidth: picture.width, imageHeight: picture.height) {
+            print(String(format: "implied camera: %.2f m above the road at (%.1f, %.1f) m, focal length %.0f px, %.1f° below the horizon (principal point at the centre); car-sized boxes drawn in each lane",
+                         camera.height, camera.groundPosition.x, camera.groundPosition.y, camera.focalPixels, camera.tiltDegrees))
+        } else {
+            print("implied camera: none; no pinhole camera over one plane fits the calibration points (check them)")
+        }
         print(String(format: "frame at %.3f s -> %@", pts, out))
     }
 }

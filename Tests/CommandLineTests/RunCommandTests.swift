@@ -471,6 +471,9 @@ struct RunCommandTests {
                                       Self.samples.appendingPathComponent("junction-day.mp4").path, "--out", out, "--at", "5"])
             #expect(result.status == 0, "\(result.stderr)")
             #expect(result.stdout.contains("point 1: image (364.9, 603.0) world (7.00, 14.59) m: reprojection error 0.00 px"), "\(result.stdout)")
+            // The renderer's camera (7.5 m up, a 1000 px lens, 13° down), recovered from the five ground points.
+            #expect(result.stdout.contains("implied camera: 7.50 m above the road at (12.5, -0.0) m, focal length 1000 px, 13.0° below the horizon"),
+                    "\(result.stdout)")
             let reader = try VideoReader(path: out)
             let frame = try #require(try reader.nextFrame())
             #expect(frame.width == 1280 && frame.height == 720)
@@ -482,6 +485,20 @@ struct RunCommandTests {
             let cw = (picture.width + 1) / 2
             let cr = picture.planes[2][Int(mid.y / 2) * cw + Int(mid.x / 2)]
             #expect(cr > 170, "Cr \(cr) at the stop line")
+            // A car-sized box in each lane, through the implied camera: each of the four lanes' nearest box is drawn
+            // (its vertical edges, 1 px wide, lighter than the road beside them).
+            let camera = try #require(ImpliedCamera(calibration: config.calibration, imageWidth: 1280, imageHeight: 720))
+            var blank = Picture(width: 1280, height: 720, format: .yuv420p, fill: (60, 128, 128))
+            CalibrationOverlay.drawReferenceCars(camera, lanes: config.lanes, calibration: config.calibration, on: &blank)
+            for x0 in [0.0, 3.5, 7, 10.5] {
+                // The sample's lanes run 5–88 m: the nearest box's rear at a fifth of that.
+                let car = try #require(camera.vehicleBox(rear: Point2(x0 + 1.75, 5 + 0.2 * 83), heading: Point2(0, 1), length: 4.5, width: 1.8, height: 1.5))
+                let corner = car.corners[1]  // rear, left side, roof
+                let below = car.corners[0]   // rear, left side, road
+                let mid = Point2((corner.x + below.x) / 2, (corner.y + below.y) / 2)
+                let luma = (-1...1).map { blank.planes[0][Int(mid.y) * 1280 + Int(mid.x) + $0] }.max()!
+                #expect(luma > 100, "lane from x \(x0): luma \(luma) on the box's edge at \(mid)")
+            }
         }
     }
 
