@@ -2,12 +2,12 @@ import Foundation
 import TrafficModel
 import VideoIO
 
-/// Settings of the motion detector; every value's unit is in its name or comment.
 /// The light a scene is analysed for (`MotionDetectorOptions.light`).
 public enum SceneLight: String, Sendable, Equatable, CaseIterable {
     case auto, day, dusk, night
 }
 
+/// Settings of the motion detector; every value's unit is in its name or comment.
 public struct MotionDetectorOptions: Sendable, Equatable {
     /// Frames are shrunk by a whole factor to at most about this width before analysis (pixels).
     public var analysisWidth = 480
