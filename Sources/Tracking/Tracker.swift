@@ -75,7 +75,7 @@ public struct TrackerOptions: Sendable, Equatable {
     public var weakPartArea = 0.6
     /// Each detection is a whole vehicle of its own (an upstream detector's boxes, `detection.source: external`), not
     /// a blob of motion: no pieces are gathered, no box is shared among tracks, and none is taken for a part of a
-    /// vehicle. Those undo what a background model gets wrong; on whole boxes they join a vehicle partly hidden
+    /// vehicle. Those undo what a background model gets wrong; on whole boxes they can join a vehicle partly hidden
     /// behind another to it.
     public var wholeDetections = false
     public init() {}
