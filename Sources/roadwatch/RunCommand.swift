@@ -240,15 +240,26 @@ struct ValidateCommand: ParsableCommand {
             do {
                 let config = try PipelineConfig.load(path: path)
                 var problems: [ConfigDiagnostic] = []
+                var camera = ""
                 let (files, _) = InputList.expand(config.inputs, relativeTo: config.directory)
                 if let first = files.first(where: isRegularFile), let reader = try? VideoReader(path: first) {
                     problems = config.checkAgainstPicture(width: reader.info.width, height: reader.info.height, video: first)
+                    // The camera the calibration implies, a check on its points that the reprojection error is not:
+                    // wrong world coordinates fit as well as right ones, but imply no camera a road would have.
+                    let implied = ImpliedCamera(calibration: config.calibration, imageWidth: reader.info.width, imageHeight: reader.info.height)
+                    if let c = implied, (2...60).contains(c.height), (200...20_000).contains(c.focalPixels) {
+                        camera = String(format: ", implied camera %.1f m up, focal %.0f px, %.1f° down", c.height, c.focalPixels, c.tiltDegrees)
+                    } else {
+                        let what = implied.map { String(format: "imply a camera %.1f m above the road with a %.0f px focal length", $0.height, $0.focalPixels) }
+                            ?? "imply no pinhole camera over one plane"
+                        printError("\(path): warning: calibration: the calibration points \(what); check them on a frame with roadwatch calibrate")
+                    }
                 }
                 if problems.isEmpty {
                     let errors = config.calibration.imageErrors
                     let rules = [config.speeding != nil ? "speeding" : nil, config.redLight != nil ? "red_light" : nil].compactMap { $0 }
-                    print(String(format: "%@: ok (camera %@, %d calibration points, reprojection error max %.2f px, %d lanes, rules: %@)", path,
-                                 config.camera.id, config.calibration.points.count, errors.max() ?? 0, config.lanes.count,
+                    print(String(format: "%@: ok (camera %@, %d calibration points, reprojection error max %.2f px%@, %d lanes, rules: %@)", path,
+                                 config.camera.id, config.calibration.points.count, errors.max() ?? 0, camera, config.lanes.count,
                                  rules.isEmpty ? "none" : rules.joined(separator: ", ")))
                 } else {
                     bad += 1

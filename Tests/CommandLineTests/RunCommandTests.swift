@@ -502,6 +502,33 @@ struct RunCommandTests {
         }
     }
 
+    @Test("validate: ok with the camera its calibration implies; a mis-measured distance the reprojection error cannot see is warned of; a bad file fails at its line")
+    func validate() throws {
+        try withTemporaryDirectory { dir in
+            let junction = packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path
+            let ok = try CLI.run(["validate", junction])
+            #expect(ok.status == 0 && ok.stderr.isEmpty, "\(ok.stderr)")
+            #expect(ok.stdout.contains("ok (camera sample-junction, 5 calibration points, reprojection error max 0.00 px, implied camera 7.5 m up, focal 1000 px, 13.0° down, 4 lanes"),
+                    "\(ok.stdout)")
+            // The far row of points taped at 28.7 m where it lies at 38.7 m: five points still fit a homography exactly
+            // (0.00 px), but no camera over the road sees the road so. Speeds through it would be 26 % off.
+            let text = try String(contentsOfFile: junction, encoding: .utf8)
+                .replacingOccurrences(of: "38.7129]", with: "28.7129]")
+                .replacingOccurrences(of: "../SampleVideo/", with: Self.samples.path + "/")
+            let wrong = dir.appendingPathComponent("wrong.yaml").path
+            try text.write(toFile: wrong, atomically: true, encoding: .utf8)
+            let warned = try CLI.run(["validate", wrong])
+            #expect(warned.status == 0, "a warning, not an error: \(warned.stderr)")
+            #expect(warned.stdout.contains("reprojection error max 0.00 px, 4 lanes"), "\(warned.stdout)")
+            #expect(warned.stderr.contains("\(wrong): warning: calibration: the calibration points imply no pinhole camera over one plane"), "\(warned.stderr)")
+            let bad = dir.appendingPathComponent("bad.yaml").path
+            try text.replacingOccurrences(of: "analysis_width:", with: "analysis_widht:").write(toFile: bad, atomically: true, encoding: .utf8)
+            let failed = try CLI.run(["validate", bad])
+            #expect(failed.status == 2, "\(failed.status)")
+            #expect(failed.stderr.contains("\(bad):") && failed.stderr.contains("unknown key 'analysis_widht'"), "\(failed.stderr)")
+        }
+    }
+
     @Test("render writes an annotated video: every frame, the same size, a data bar burned in")
     func render() throws {
         try withTemporaryDirectory { dir in
