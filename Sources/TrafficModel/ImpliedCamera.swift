@@ -47,7 +47,7 @@ public struct ImpliedCamera: Sendable, Equatable {
         var r3 = r1.cross(r2)
         r3 = r3 * (1 / r3.length)
         // The camera centre C solves R C + t = 0 with R = [r1 r2 r3] (columns): C = −Rᵀ t.
-        let centre = Point3(-(r1.x * t.x + r1.y * t.y + r1.z * t.z), -(r2.x * t.x + r2.y * t.y + r2.z * t.z), -(r3.x * t.x + r3.y * t.y + r3.z * t.z))
+        let centre = Point3(-r1.dot(t), -r2.dot(t), -r3.dot(t))
         // Up is the side of the road the camera is on (world axes may be left- or right-handed).
         let up: Double = centre.z >= 0 ? 1 : -1
         focalPixels = f
