@@ -201,14 +201,20 @@ public final class FleetWorker: Sendable {
             let message = "\(job.inputPath): the file changed since it was enqueued (sha256 \(hashed.sha256.prefix(12)), enqueued \(expected.prefix(12)))"
             return .inputFailed(message, row: failedRow(job, sha256: hashed.sha256, size: hashed.size, error: message, runID: runID), statsJSON: nil)
         }
-        let key = InputProcessor.inputKey(sha256: hashed.sha256, pipelineSha256: job.pipelineSha256)
+        let external: UpstreamBoxes?
+        do { external = try await onThread { try processor.runner.externalDetections(for: job.inputPath) } } catch {
+            let message = InputProcessor.describe(error, path: job.inputPath)
+            return .inputFailed(message, row: failedRow(job, sha256: hashed.sha256, size: hashed.size, error: message, runID: runID), statsJSON: nil)
+        }
+        let key = InputProcessor.inputKey(sha256: hashed.sha256, pipelineSha256: job.pipelineSha256, detectionsSha256: external?.sha256)
         if let other = try? await db.doneInput(key: key), other != job.inputPath {
             return .done(nil, sha256: hashed.sha256, key: key, note: "same content as \(other), done already")
         }
         let started = Date()
         do {
             let result = try await onThread {
-                try processor.process(path: job.inputPath, sha256: hashed.sha256, size: hashed.size, key: key, runID: runID, started: started)
+                try processor.process(path: job.inputPath, sha256: hashed.sha256, size: hashed.size, key: key, runID: runID, started: started,
+                                      external: external)
             }
             return .done(result, sha256: hashed.sha256, key: key, note: nil)
         } catch let error as PipelineError {

@@ -31,6 +31,8 @@ public struct InputOutcome: Sendable, Codable {
     public var path: String
     public var sha256: String?
     public var size: Int64?
+    /// SHA-256 of the input's upstream detector's boxes (`detection.source: external`); absent for the motion detector.
+    public var detectionsSha256: String? = nil
     /// `done`, `skipped` (done by an earlier run into the same folder) or `failed`.
     public var status: String
     public var error: String?
@@ -147,6 +149,8 @@ public final class BatchRunner: @unchecked Sendable {
 
     public func run(inputs: [String]) throws -> RunSummary {
         let started = Date()
+        let misfits = config.checkAgainstInputs(inputs)
+        guard misfits.isEmpty else { throw ConfigErrors(diagnostics: misfits) }
         // One run at a time per folder: a second one would race on the same files.
         let lockPath = (outputDirectory as NSString).appendingPathComponent("roadwatch.lock")
         try? FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: false)
@@ -252,7 +256,14 @@ public final class BatchRunner: @unchecked Sendable {
             log("skipped \(path): same content as \(sameAs)")
             return outcome
         }
-        let key = inputKey(sha256: hashed.sha256)
+        // An upstream detector's boxes are part of what the records are made from: read and hashed before the key.
+        let external: UpstreamBoxes?
+        do { external = try processor.runner.externalDetections(for: path) } catch {
+            outcome.error = InputProcessor.describe(error, path: path)
+            return try fail(outcome, store: store, runID: runID, key: inputKey(sha256: hashed.sha256))
+        }
+        outcome.detectionsSha256 = external?.sha256
+        let key = inputKey(sha256: hashed.sha256, detectionsSha256: external?.sha256)
         if try store.isDone(key: key) {
             outcome.status = "skipped"
             outcome.seconds = Date().timeIntervalSince(started)
@@ -262,7 +273,8 @@ public final class BatchRunner: @unchecked Sendable {
         }
         do {
             progress.mutate { $0.current[slot] = .init(name: name, frames: 0, expected: nil, started: started) }
-            let done = try processor.process(path: path, sha256: hashed.sha256, size: hashed.size, key: key, runID: runID, started: started) {
+            let done = try processor.process(path: path, sha256: hashed.sha256, size: hashed.size, key: key, runID: runID, started: started,
+                                             external: external) {
                 [progress] frames, expected in
                 progress.mutate { p in
                     let before = p.current[slot]?.frames ?? 0
@@ -318,7 +330,9 @@ public final class BatchRunner: @unchecked Sendable {
 
     // MARK: - Names, ids and times
 
-    func inputKey(sha256: String) -> String { InputProcessor.inputKey(sha256: sha256, pipelineSha256: config.sha256) }
+    func inputKey(sha256: String, detectionsSha256: String? = nil) -> String {
+        InputProcessor.inputKey(sha256: sha256, pipelineSha256: config.sha256, detectionsSha256: detectionsSha256)
+    }
     public static func fileStem(_ path: String, sha256: String) -> String { InputProcessor.fileStem(path, sha256: sha256) }
 
     func writeAtomically(_ data: Data, to relative: String) throws {

@@ -42,14 +42,18 @@ public struct InputProcessor: Sendable {
 
     /// Analyses `path` (already hashed) and builds its records and evidence. Errors are the input's (bad footage) or
     /// the output's (`PipelineError.output`, `VideoIOError` of kind `.write`).
+    /// `external`: the input's upstream boxes (`StageRunner.externalDetections(for:)`), read once by the caller,
+    /// whose hash is part of `key`.
     public func process(path: String, sha256: String, size: Int64, key: String, runID: Int64, started: Date = Date(),
+                        external: UpstreamBoxes? = nil,
                         progress: (Int, Int?) -> Void = { _, _ in }) throws -> ProcessedInput {
         var outcome = InputOutcome(path: path, sha256: sha256, size: size, status: "failed", error: nil, frames: 0, durationS: 0, seconds: 0,
                                    violations: 0, startTime: nil, stages: [], rules: nil, warnings: [])
-        let analysis = try runner.analyse(path: path, progress: progress)
+        let analysis = try runner.analyse(path: path, external: external, progress: progress)
         outcome.frames = analysis.frames
         outcome.durationS = rounded(max(0, analysis.lastPTS - analysis.firstPTS), 3)
         outcome.warnings = analysis.warnings
+        outcome.detectionsSha256 = analysis.detectionsSha256
         let builder = RecordBuilder(config: config, version: version)
         let clockStart = builder.footageStart(path: path, info: analysis.info)
         outcome.startTime = clockStart.map { RecordBuilder.formatTime($0, offset: config.camera.utcOffsetSeconds) }
@@ -63,7 +67,7 @@ public struct InputProcessor: Sendable {
         var outputCPU = CPUClock.thread() - outputStart
 
         // Records: ids from camera, rule, input and event; then the evidence they name.
-        var drafts = events.map { builder.record($0, inputPath: path, inputSha256: sha256, clockStart: clockStart) }
+        var drafts = events.map { builder.record($0, inputPath: path, inputSha256: sha256, detectionsSha256: analysis.detectionsSha256, clockStart: clockStart) }
         let requests = zip(events, drafts).map { EvidenceRequest(recordID: $1.id, event: $0, caption: RecordBuilder.caption($1)) }
         var evidenceCount = 0
         let evidenceStart = (process: CPUClock.process(), children: CPUClock.children())
@@ -107,8 +111,11 @@ public struct InputProcessor: Sendable {
 
     // MARK: - Names
 
-    /// An input is done once per (file content, pipeline).
-    public static func inputKey(sha256: String, pipelineSha256: String) -> String { "\(sha256.prefix(32))-\(pipelineSha256.prefix(16))" }
+    /// An input is done once per (file content, pipeline) and, with an upstream detector, per its boxes: new boxes
+    /// for the same footage are new work, not a repeat.
+    public static func inputKey(sha256: String, pipelineSha256: String, detectionsSha256: String? = nil) -> String {
+        "\(sha256.prefix(32))-\(pipelineSha256.prefix(16))" + (detectionsSha256.map { "-\($0.prefix(16))" } ?? "")
+    }
 
     /// Per-input file names: the file's name made safe (letters, digits, . _ -) and 12 digits of its hash, so
     /// no input name can place a file outside the run folder or collide with another input.

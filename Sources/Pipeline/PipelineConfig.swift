@@ -61,8 +61,19 @@ public struct PipelineConfig: Sendable {
         public var ignore: [Box] = []
         /// Also analysed unshrunk (MotionDetectorOptions.detailRegion).
         public var detailRegion: Box?
+        /// The upstream detector's boxes (`source: external`): one file, or a pattern that names each input's own
+        /// (`ExternalFilePattern`: `{dir}`, `{name}`, `{stem}` of the input). Relative to the pipeline's folder
+        /// unless it starts with `/` or `{dir}`.
         public var externalFile: String?
+        /// Where `external_file` stands in the pipeline file, for the check against the inputs (`checkAgainstInputs`).
+        public var externalFileLine = 1, externalFileColumn = 1
         public var minimumConfidence = 0.0
+
+        /// The boxes file of one input: `externalFile` with the input's placeholders filled in (nil for the motion
+        /// detector).
+        public func externalFile(for input: String) -> String? {
+            externalFile.map { ExternalFilePattern.expand($0, input: input) }
+        }
         /// Decode for analysis without the in-loop deblocking filter (VideoIO `DecodeOptions.forAnalysis`).
         public var fastDecode = true
     }
@@ -166,7 +177,47 @@ public struct PipelineConfig: Sendable {
         return out
     }
 
+    /// What the pipeline cannot do with these inputs (before any work): one upstream detector's file named for
+    /// several inputs would give every input the same boxes, and records of vehicles that were never there.
+    public func checkAgainstInputs(_ inputs: [String]) -> [ConfigDiagnostic] {
+        guard let file = detection.externalFile, !ExternalFilePattern.isPattern(file) else { return [] }
+        let distinct = Set(inputs).count
+        guard distinct > 1 else { return [] }
+        return [ConfigDiagnostic(file: path, text: text, line: detection.externalFileLine, column: detection.externalFileColumn,
+                                 keyPath: "detection.external_file",
+                                 message: "names one file of boxes for \(distinct) inputs, so every input would be given the same boxes; "
+                                     + "name each input's own with {dir}, {name} or {stem}, e.g. \"{dir}/{stem}.mot.csv\"")]
+    }
+
     private func fmt(_ v: Double) -> String { String(format: "%.1f", v) }
+}
+
+/// `detection.external_file` as a pattern: each input's own file of boxes, named from the input's path.
+/// `{dir}` is the input's folder, `{name}` its file name and `{stem}` its name without the extension: for
+/// `/footage/cam7/0300.mp4`, `{dir}/{stem}.mot.csv` is `/footage/cam7/0300.mot.csv`.
+public enum ExternalFilePattern {
+    public static let placeholders = ["dir", "name", "stem"]
+
+    /// The `{...}` names in `pattern`, in order.
+    public static func names(in pattern: String) -> [String] {
+        var out: [String] = []
+        var rest = pattern[...]
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            out.append(String(rest[rest.index(after: open)..<close]))
+            rest = rest[rest.index(after: close)...]
+        }
+        return out
+    }
+
+    public static func isPattern(_ pattern: String) -> Bool { !names(in: pattern).isEmpty }
+
+    public static func expand(_ pattern: String, input: String) -> String {
+        let name = (input as NSString).lastPathComponent
+        let dir = (input as NSString).deletingLastPathComponent
+        return pattern.replacingOccurrences(of: "{dir}", with: dir.isEmpty ? "." : dir)
+            .replacingOccurrences(of: "{name}", with: name)
+            .replacingOccurrences(of: "{stem}", with: (name as NSString).deletingPathExtension)
+    }
 }
 
 extension PipelineConfig {
@@ -335,8 +386,19 @@ extension PipelineConfig {
                 r.error(m["source"], m.child("source"), "'\(source)' is not one of motion, external")
             } else if source == "external" {
                 if let f = r.string(r.required(m, "external_file", "a MOT CSV of boxes"), m.child("external_file")) {
-                    detection.externalFile = resolve(f, against: (path as NSString).deletingLastPathComponent)
-                    if !FileManager.default.fileExists(atPath: detection.externalFile!) {
+                    let names = ExternalFilePattern.names(in: f)
+                    for name in names where !ExternalFilePattern.placeholders.contains(name) {
+                        // Nearest by edits, then by the first letter ('{stme}' is two edits from both {stem} and {name}).
+                        func distance(_ p: String) -> (Int, Int) { (levenshtein(name, p), name.first == p.first ? 0 : 1) }
+                        let near = ExternalFilePattern.placeholders.min { distance($0) < distance($1) }!
+                        r.error(m["external_file"], m.child("external_file"),
+                                "unknown placeholder '{\(name)}'; one of {dir}, {name}, {stem}\(levenshtein(name, near) <= 2 ? "; did you mean '{\(near)}'?" : "")")
+                    }
+                    detection.externalFile = f.hasPrefix("{dir}") ? f : resolve(f, against: (path as NSString).deletingLastPathComponent)
+                    detection.externalFileLine = m["external_file"]?.mark?.line ?? 1
+                    detection.externalFileColumn = m["external_file"]?.mark?.column ?? 1
+                    // A pattern's files are each input's, checked as each input is run.
+                    if names.isEmpty && !FileManager.default.fileExists(atPath: detection.externalFile!) {
                         r.error(m["external_file"], m.child("external_file"), "no such file: \(detection.externalFile!)")
                     }
                 }

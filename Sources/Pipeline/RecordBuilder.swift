@@ -15,11 +15,12 @@ public struct RecordBuilder: Sendable {
     }
 
     /// The record for one event, without evidence.
-    public func record(_ e: RuleEvent, inputPath path: String, inputSha256: String, clockStart: Date?) -> ViolationRecord {
+    /// `detectionsSha256`: the upstream detector's boxes the event was found in, if any (`InputAnalysis`).
+    public func record(_ e: RuleEvent, inputPath path: String, inputSha256: String, detectionsSha256: String? = nil, clockStart: Date?) -> ViolationRecord {
         let absolute = clockStart.map { $0.addingTimeInterval(e.pts) }
         return ViolationRecord(
             id: recordID(rule: e.rule, inputSha256: inputSha256, frame: e.frame, pts: e.pts), rule: e.rule, camera: config.camera.id,
-            location: config.camera.location, input: .init(path: path, sha256: inputSha256), frame: e.frame, ptsS: e.pts,
+            location: config.camera.location, input: .init(path: path, sha256: inputSha256, detectionsSha256: detectionsSha256), frame: e.frame, ptsS: e.pts,
             time: absolute.map { Self.formatTime($0, offset: config.camera.utcOffsetSeconds) }, track: e.track, tracks: e.tracks,
             lane: e.lane, box: Box(x: rounded(e.box.x, 1), y: rounded(e.box.y, 1), width: rounded(e.box.width, 1), height: rounded(e.box.height, 1)),
             speedKmh: e.speedKmh, speedUncertaintyKmh: e.speedUncertaintyKmh, limitKmh: e.limitKmh, thresholdKmh: e.thresholdKmh,

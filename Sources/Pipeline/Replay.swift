@@ -62,7 +62,7 @@ public struct Replay {
             }
             let clockStart = builder.footageStart(path: input.path, info: analysis.info)
             for e in events {
-                var r = builder.record(e, inputPath: input.path, inputSha256: input.sha256, clockStart: clockStart)
+                var r = builder.record(e, inputPath: input.path, inputSha256: input.sha256, detectionsSha256: analysis.detectionsSha256, clockStart: clockStart)
                 r.evidence = evidenceByID[r.id] ?? []
                 let absolute = clockStart.map { $0.timeIntervalSince1970 + r.ptsS }
                 all.append((r, CrossInputDedup.Item(id: r.id, input: input.key, rule: r.rule.rawValue, lane: r.lane, absolute: absolute, speed: r.speedKmh,

@@ -1,3 +1,4 @@
+import Crypto
 import Detection
 import Foundation
 import Rules
@@ -28,6 +29,9 @@ public struct InputAnalysis: Sendable, Codable {
     public var tracks: [Track]
     public var timeline: PhaseTimeline?
     public var stages: [StageCount]
+    /// SHA-256 of the upstream detector's boxes the tracks were made from (`detection.source: external`); absent
+    /// for the motion detector.
+    public var detectionsSha256: String?
     /// CPU seconds of the analysis pass: the whole process, and the analysis thread's detection, tracking and signal
     /// reading. Not written to tracks/*.json (those files hold only what the rules need, byte-reproducible).
     public var cpu = AnalysisCPU()
@@ -37,7 +41,7 @@ public struct InputAnalysis: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case info, decode, warnings, frames, firstPTS, lastPTS, timeBaseSeconds, tracks, timeline, stages
+        case info, decode, warnings, frames, firstPTS, lastPTS, timeBaseSeconds, tracks, timeline, stages, detectionsSha256
     }
 }
 
@@ -71,25 +75,39 @@ public struct StageRunner: Sendable {
 
     // MARK: - Stage 1: decode, detect, track, read the signal
 
+    /// The input's own boxes from an upstream detector (`detection.external_file`, its pattern filled in for
+    /// `path`), read once and hashed; nil for the motion detector. A missing or unreadable file is the input's
+    /// error: the other inputs of a batch go on.
+    public func externalDetections(for path: String) throws -> UpstreamBoxes? {
+        guard let file = config.detection.externalFile(for: path) else { return nil }
+        guard FileManager.default.fileExists(atPath: file) else {
+            throw PipelineError.input(path, "its upstream detector's boxes are missing: no such file \(file) (detection.external_file)")
+        }
+        do {
+            let data = try Data(contentsOf: URL(fileURLWithPath: file))
+            let rows = try MOTFile.parse(String(decoding: data, as: UTF8.self), path: file)
+            let sha256 = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+            return UpstreamBoxes(sha256: sha256, detections: ExternalDetections(rows: rows, minimumConfidence: config.detection.minimumConfidence))
+        } catch {
+            throw PipelineError.input(path, "external detections \(file): \(error)")
+        }
+    }
+
     /// `progress` is called with the frames done so far and the frames expected (from the container's index or
     /// duration, when known), from the analysis thread, every 25 frames.
     /// `detections`, if given, sees each frame's boxes as they go into tracking (for `roadwatch track --write-detections`);
     /// `inspect`, the motion detector after each frame (for `roadwatch track --masks`).
-    public func analyse(path: String, progress: (Int, Int?) -> Void = { _, _ in },
+    /// `external`: the input's upstream boxes as `externalDetections(for:)` gave them (read here when nil).
+    public func analyse(path: String, external side: UpstreamBoxes? = nil,
+                        progress: (Int, Int?) -> Void = { _, _ in },
                         detections: ((FrameDetections) -> Void)? = nil,
                         inspect: ((FrameTime, MotionDetector) -> Void)? = nil) throws -> InputAnalysis {
         let processCPUStart = CPUClock.process()
         let reader = try VideoReader(path: path, options: DecodeOptions(threads: decoderThreads, forAnalysis: config.detection.fastDecode))
         let info = reader.info
         let expected = info.frameCount ?? info.duration.flatMap { d in (info.averageFrameRate ?? info.nominalFrameRate).map { Int(d * $0) } }
-        let external: ExternalDetections?
-        if let file = config.detection.externalFile {
-            do { external = try ExternalDetections(path: file, minimumConfidence: config.detection.minimumConfidence) } catch {
-                throw PipelineError.input(path, "external detections \(file): \(error)")
-            }
-        } else {
-            external = nil
-        }
+        let side = try side ?? externalDetections(for: path)
+        let external = side?.detections
         let detector = LookaheadDetector(options: config.detectorOptions)
         detector.inspect = inspect
         let ground = config.tracking.groundPlane ? config.calibration : nil
@@ -223,7 +241,8 @@ public struct StageRunner: Sendable {
         ]
         cpu.process = CPUClock.process() - processCPUStart
         return InputAnalysis(info: info, decode: stats, warnings: reader.warnings, frames: frames, firstPTS: firstPTS, lastPTS: lastPTS,
-                             timeBaseSeconds: timeBase, tracks: tracks, timeline: timeline, stages: stages, cpu: cpu)
+                             timeBaseSeconds: timeBase, tracks: tracks, timeline: timeline, stages: stages,
+                             detectionsSha256: side?.sha256, cpu: cpu)
     }
 
     // MARK: - Stage 2: rules
@@ -232,6 +251,13 @@ public struct StageRunner: Sendable {
         RuleEngine(rules: config.ruleSet(pictureWidth: analysis.info.width)).evaluate(tracks: analysis.tracks, timeline: analysis.timeline,
                                                                                      timeBaseSeconds: analysis.timeBaseSeconds)
     }
+}
+
+/// One input's boxes from an upstream detector (`detection.source: external`), read once and hashed: the hash is
+/// part of the input's identity and of its records (`InputProcessor.inputKey`, `ViolationRecord.Input`).
+public struct UpstreamBoxes: Sendable {
+    public let sha256: String
+    public let detections: ExternalDetections
 }
 
 /// Why an input or a run failed, with the file named first.

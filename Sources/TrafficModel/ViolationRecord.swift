@@ -8,7 +8,8 @@ public enum RuleKind: String, Sendable, Codable, CaseIterable, Comparable {
 }
 
 /// One violation as the fines office receives it: schema `roadwatch.violation/1`, one JSON object per line of
-/// `violations.jsonl`. Every field is always present; fields that do not apply to the rule are `null`.
+/// `violations.jsonl`. Every field is always present (but `input.detections_sha256`, only with an upstream
+/// detector's boxes); fields that do not apply to the rule are `null`.
 /// Field by field in docs/records.md.
 public struct ViolationRecord: Sendable, Equatable, Codable {
     public static let schemaName = "roadwatch.violation/1"
@@ -16,7 +17,13 @@ public struct ViolationRecord: Sendable, Equatable, Codable {
     public struct Input: Sendable, Equatable, Codable {
         public var path: String
         public var sha256: String
-        public init(path: String, sha256: String) { self.path = path; self.sha256 = sha256 }
+        /// SHA-256 of the upstream detector's boxes the record was found in (`detection.source: external`); absent
+        /// for the motion detector, whose record depends on the footage alone.
+        public var detectionsSha256: String?
+        enum CodingKeys: String, CodingKey { case path, sha256, detectionsSha256 = "detections_sha256" }
+        public init(path: String, sha256: String, detectionsSha256: String? = nil) {
+            self.path = path; self.sha256 = sha256; self.detectionsSha256 = detectionsSha256
+        }
     }
 
     public struct Signal: Sendable, Equatable, Codable {

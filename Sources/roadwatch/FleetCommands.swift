@@ -90,6 +90,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try loadPipeline(pipeline)
         let files = footage(inputs, of: config)
+        try checkAgainstInputs(config, files, pipeline)
         var jobs: [(path: String, size: Int64, sha256: String?)] = []
         var refused = 0
         // Absolute paths: a worker on another machine has another working folder.

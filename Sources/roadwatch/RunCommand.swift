@@ -21,6 +21,15 @@ func footage(_ inputs: [String], of config: PipelineConfig) -> [String] {
     return files
 }
 
+/// Exits (status 2) where the pipeline cannot serve these inputs, before any work (`checkAgainstInputs`).
+func checkAgainstInputs(_ config: PipelineConfig, _ files: [String], _ pipeline: String) throws {
+    let problems = config.checkAgainstInputs(files)
+    guard !problems.isEmpty else { return }
+    for p in problems { printError(p.description) }
+    printError("\(pipeline): \(problems.count) error\(problems.count == 1 ? "" : "s")")
+    throw ExitStatus.invalidConfig
+}
+
 /// Says that neither the command line nor the pipeline names any footage; the exit status to throw.
 func noFootage(_ pipeline: String) -> ExitCode {
     printError("error: no inputs: give footage on the command line or under inputs: in \(pipeline)")
@@ -83,6 +92,7 @@ struct RunCommand: ParsableCommand {
         let config = try loadPipeline(pipeline)
         let files = footage(inputs, of: config)
         guard !files.isEmpty else { throw noFootage(pipeline) }
+        try checkAgainstInputs(config, files, pipeline)
         // Geometry against the picture, when the first input can be opened: before any work.
         if let first = files.first(where: isRegularFile), let reader = try? VideoReader(path: first) {
             let problems = config.checkAgainstPicture(width: reader.info.width, height: reader.info.height, video: first)
