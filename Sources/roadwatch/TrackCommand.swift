@@ -113,6 +113,7 @@ struct TrackCommand: ParsableCommand {
             videos = footage([], of: config)
             guard !videos.isEmpty else { throw noFootage(pipelinePath) }
         }
+        if let config, let pipelinePath { try checkAgainstInputs(config, videos, pipelinePath) }
         var failed = 0
         for video in videos {
             do {

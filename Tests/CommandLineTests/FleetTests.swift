@@ -242,6 +242,38 @@ final class BackgroundCommand: @unchecked Sendable {
 /// exported records, evidence list and evidence files are those of a local `run` over the same inputs.
 @Suite(.enabled(if: TestPostgres.enabled, "no PostgreSQL: set ROADWATCH_TEST_DB_URL (`eval \"$(.ci/postgres start)\"`)"))
 struct FleetEndToEndTests {
+    @Test("an upstream detector's boxes per input through the queue: the export is the local run's, byte for byte; one file for many refused at enqueue")
+    func fleetUpstreamBoxes() async throws {
+        try await withTemporaryDirectoryAsync { dir in
+            let footage = dir.appendingPathComponent("footage")
+            _ = try RunCommandTests.upstreamFolder(footage)
+            let pipeline = try RunCommandTests.externalPipeline(dir.appendingPathComponent("per-input.yaml").path, externalFile: "\"{dir}/{stem}.mot.csv\"")
+            let fixed = try RunCommandTests.externalPipeline(dir.appendingPathComponent("fixed.yaml").path,
+                                                             externalFile: footage.appendingPathComponent("junction-day.mot.csv").path)
+            let localDir = dir.appendingPathComponent("local").path
+            let local = try CLI.run(["run", pipeline, footage.path, "--out", localDir, "--plain"])
+            #expect(local.status == 0, "\(local.stderr)")
+            let expectedJSONL = try Data(contentsOf: URL(fileURLWithPath: localDir + "/violations.jsonl"))
+            #expect(String(decoding: expectedJSONL, as: UTF8.self).components(separatedBy: "\"detections_sha256\"").count - 1 == 6)
+
+            try await TestPostgres.withDatabase { url in
+                #expect(try CLI.run(["migrate", "--db", url]).status == 0)
+                let refused = try CLI.run(["enqueue", "--db", url, fixed, footage.path])
+                #expect(refused.status == 2 && refused.stderr.contains("detection.external_file: names one file of boxes for 2 inputs"), "\(refused.stderr)")
+                let enqueue = try CLI.run(["enqueue", "--db", url, pipeline, footage.path])
+                #expect(enqueue.status == 0 && enqueue.stdout.contains("queued 2 jobs"), "\(enqueue.stdout) \(enqueue.stderr)")
+                let root = dir.appendingPathComponent("shared").path
+                try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+                let worker = try CLI.run(["worker", "--db", url, "--evidence-root", root, "--once", "--threads", "1"])
+                #expect(worker.status == 0, "\(worker.stdout) \(worker.stderr)")
+                let exportDir = dir.appendingPathComponent("export").path
+                let export = try CLI.run(["export", "--db", url, "--out", exportDir])
+                #expect(export.status == 0, "\(export.stderr)")
+                #expect(try Data(contentsOf: URL(fileURLWithPath: exportDir + "/violations.jsonl")) == expectedJSONL)
+            }
+        }
+    }
+
     @Test("workers SIGKILLed, SIGTERMed with and without grace mid-job: 12 inputs done once, export identical to a local run")
     func fleetMatchesLocalRun() async throws {
         try await withTemporaryDirectoryAsync { dir in

@@ -290,6 +290,28 @@ struct RunCommandTests {
         return rows.sorted { $0.frame < $1.frame }.map(\.text).joined(separator: "\n") + "\n"
     }
 
+    /// The day and night junction samples in `folder`, each with its upstream detector's boxes beside it
+    /// (`NAME.mot.csv`, the truth's boxes where at least 30 % shows); their truths by name.
+    static func upstreamFolder(_ folder: URL) throws -> [String: SceneTruth] {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var truths: [String: SceneTruth] = [:]
+        for name in ["junction-day", "junction-night"] {
+            try FileManager.default.copyItem(at: samples.appendingPathComponent("\(name).mp4"), to: folder.appendingPathComponent("\(name).mp4"))
+            let truth = try SceneTruth.load(samples.appendingPathComponent("\(name).truth.json").path)
+            truths[name] = truth
+            try upstreamBoxes(truth, visible: 0.3).write(to: folder.appendingPathComponent("\(name).mot.csv"), atomically: true, encoding: .utf8)
+        }
+        return truths
+    }
+
+    /// The sample junction's pipeline with `detection.source: external` and this `external_file`, written to `path`.
+    static func externalPipeline(_ path: String, externalFile: String) throws -> String {
+        let text = try String(contentsOfFile: packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, encoding: .utf8)
+            .replacingOccurrences(of: "\ndetection:\n", with: "\ndetection:\n  source: external\n  external_file: \(externalFile)\n")
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     /// A night of footage from an upstream detector: each video comes with its own file of boxes, named by a pattern
     /// in the pipeline. One fixed file for a folder would give every video the same boxes (records of vehicles that
     /// were never there), so it is refused before any work; the boxes' hash is part of each record and of what makes
@@ -298,20 +320,9 @@ struct RunCommandTests {
     func upstreamBoxesPerInput() throws {
         try withTemporaryDirectory { dir in
             let folder = dir.appendingPathComponent("night")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            var truths: [String: SceneTruth] = [:]
-            for name in ["junction-day", "junction-night"] {
-                try FileManager.default.copyItem(at: Self.samples.appendingPathComponent("\(name).mp4"), to: folder.appendingPathComponent("\(name).mp4"))
-                let truth = try SceneTruth.load(Self.samples.appendingPathComponent("\(name).truth.json").path)
-                truths[name] = truth
-                try Self.upstreamBoxes(truth, visible: 0.3).write(to: folder.appendingPathComponent("\(name).mot.csv"), atomically: true, encoding: .utf8)
-            }
+            let truths = try Self.upstreamFolder(folder)
             func pipeline(_ file: String, _ externalFile: String) throws -> String {
-                let text = try String(contentsOfFile: packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, encoding: .utf8)
-                    .replacingOccurrences(of: "\ndetection:\n", with: "\ndetection:\n  source: external\n  external_file: \(externalFile)\n")
-                let path = dir.appendingPathComponent(file).path
-                try text.write(toFile: path, atomically: true, encoding: .utf8)
-                return path
+                try Self.externalPipeline(dir.appendingPathComponent(file).path, externalFile: externalFile)
             }
             let perInput = try pipeline("per-input.yaml", "\"{dir}/{stem}.mot.csv\"")
             let out = dir.appendingPathComponent("out").path
