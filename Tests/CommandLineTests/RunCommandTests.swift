@@ -196,10 +196,7 @@ struct RunCommandTests {
                 if let boxes {
                     let detections = dir.appendingPathComponent("boxes-\(k).csv").path
                     try boxes(truth).write(toFile: detections, atomically: true, encoding: .utf8)
-                    let external = try String(contentsOfFile: pipelinePath, encoding: .utf8)
-                        .replacingOccurrences(of: "\ndetection:\n", with: "\ndetection:\n  source: external\n  external_file: \(detections)\n")
-                    pipelinePath = dir.appendingPathComponent("external-\(k).yaml").path
-                    try external.write(toFile: pipelinePath, atomically: true, encoding: .utf8)
+                    pipelinePath = try Self.externalPipeline(dir.appendingPathComponent("external-\(k).yaml").path, from: pipeline, externalFile: detections)
                 }
                 let out = dir.appendingPathComponent("out-\(k)").path
                 let result = try CLI.run(["run", pipelinePath, video, "--out", out, "--plain"])
@@ -304,9 +301,10 @@ struct RunCommandTests {
         return truths
     }
 
-    /// The sample junction's pipeline with `detection.source: external` and this `external_file`, written to `path`.
-    static func externalPipeline(_ path: String, externalFile: String) throws -> String {
-        let text = try String(contentsOfFile: packageRoot.appendingPathComponent("Pipelines/sample-junction.yaml").path, encoding: .utf8)
+    /// A sample pipeline (`Pipelines/NAME.yaml`) with `detection.source: external` and this `external_file`, written
+    /// to `path`.
+    static func externalPipeline(_ path: String, from pipeline: String = "sample-junction", externalFile: String) throws -> String {
+        let text = try String(contentsOfFile: packageRoot.appendingPathComponent("Pipelines/\(pipeline).yaml").path, encoding: .utf8)
             .replacingOccurrences(of: "\ndetection:\n", with: "\ndetection:\n  source: external\n  external_file: \(externalFile)\n")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
