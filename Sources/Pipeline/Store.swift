@@ -120,9 +120,19 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    /// Replaces whatever the store held for this input with its new results, in one transaction.
+    /// Replaces whatever the store held for this input with its new results, in one transaction. A result done
+    /// replaces too what the store held for the same footage and pipeline under another key: the results of other
+    /// upstream boxes (`InputProcessor.inputKey`), which new boxes supersede. Left beside them, their records stood
+    /// as duplicates of the new ones, and which of the two the export kept went by the keys' order.
     public func commit(input: InputRow, statsJSON: String?, records: [(record: ViolationRecord, absolute: Double?, json: String)]) throws {
         try queue.write { db in
+            if input.status == "done" {
+                let superseded = "SELECT key FROM inputs WHERE sha256 = ? AND pipeline_sha256 = ? AND key != ?"
+                let arguments: StatementArguments = [input.sha256, input.pipelineSha256, input.key]
+                try db.execute(sql: "DELETE FROM evidence WHERE record_id IN (SELECT id FROM violations WHERE input_key IN (\(superseded)))", arguments: arguments)
+                try db.execute(sql: "DELETE FROM violations WHERE input_key IN (\(superseded))", arguments: arguments)
+                try db.execute(sql: "DELETE FROM inputs WHERE key IN (\(superseded))", arguments: arguments)
+            }
             try db.execute(sql: "DELETE FROM evidence WHERE record_id IN (SELECT id FROM violations WHERE input_key = ?)", arguments: [input.key])
             try db.execute(sql: "DELETE FROM violations WHERE input_key = ?", arguments: [input.key])
             try db.execute(sql: """

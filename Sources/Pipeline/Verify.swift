@@ -95,10 +95,20 @@ public struct Verify {
         guard !chosen.isEmpty else { return findings }
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("roadwatch-verify-\(getpid())-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let runner = BatchRunner(config: config, options: RunOptions(jobs: 1, threads: 2, evidence: true), outputDirectory: scratch,
-                                 version: version, clipEncoder: clipEncoder)
-        _ = try runner.run(inputs: chosen.map(\.path))
-        let again = try Replay.readRecords((scratch as NSString).appendingPathComponent("violations.jsonl"))
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        // Each input as it was run: with evidence where its records name some (a run with `--no-evidence` made records
+        // that name none, and re-run with evidence every one of them differed).
+        let withEvidence = Set(records.filter { !$0.evidence.isEmpty }.map(\.input.sha256))
+        var again: [ViolationRecord] = []
+        for evidence in [true, false] {
+            let group = chosen.filter { withEvidence.contains($0.sha256) == evidence }
+            guard !group.isEmpty else { continue }
+            let out = (scratch as NSString).appendingPathComponent(evidence ? "with-evidence" : "without-evidence")
+            let runner = BatchRunner(config: config, options: RunOptions(jobs: 1, threads: 2, evidence: evidence), outputDirectory: out,
+                                     version: version, clipEncoder: clipEncoder)
+            _ = try runner.run(inputs: group.map(\.path))
+            again += try Replay.readRecords((out as NSString).appendingPathComponent("violations.jsonl"))
+        }
         let droppedAsDuplicates = Set(try store.violations(pipelineSha256: config.sha256).filter { $0.duplicateOf != nil }.map(\.id))
         for input in chosen {
             // Records of this input; cross-input duplicates stay out of both sides' comparison.

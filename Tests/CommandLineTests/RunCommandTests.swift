@@ -362,6 +362,13 @@ struct RunCommandTests {
             let newBoxes = try CLI.run(["run", perInput, folder.path, "--out", out, "--plain", "--no-evidence"])
             #expect(newBoxes.status == 0 && newBoxes.stdout.contains("1 ok, 0 failed, 1 skipped"), "\(newBoxes.stdout)")
             #expect((newBoxes.stdout + newBoxes.stderr).contains("skipped \(folder.path)/junction-night.mp4"), "\(newBoxes.stderr)")
+            // The new boxes' results replace the old ones': one row for the day in the store, and its records in the
+            // export all made from the new boxes.
+            let newSha = try fileSHA256(folder.appendingPathComponent("junction-day.mot.csv").path).sha256
+            let dayRows = try Store(path: out + "/roadwatch.sqlite").inputs().filter { $0.path.hasSuffix("/junction-day.mp4") }
+            #expect(dayRows.count == 1 && dayRows.first?.key.hasSuffix(String(newSha.prefix(16))) == true, "\(dayRows.map(\.key))")
+            let dayRecords = try Replay.readRecords(out + "/violations.jsonl").filter { $0.input.path.hasSuffix("/junction-day.mp4") }
+            #expect(!dayRecords.isEmpty && dayRecords.allSatisfy { $0.input.detectionsSha256 == newSha }, "\(dayRecords.map(\.input))")
 
             // A video without its boxes fails alone, named with the file it lacks; the other is done.
             try FileManager.default.removeItem(at: folder.appendingPathComponent("junction-night.mot.csv"))
@@ -370,6 +377,9 @@ struct RunCommandTests {
             #expect(missing.stdout.contains("1 ok, 1 failed"), "\(missing.stdout)")
             #expect((missing.stdout + missing.stderr).contains("junction-night.mp4: its upstream detector's boxes are missing: no such file \(folder.path)/junction-night.mot.csv"),
                     "\(missing.stderr)")
+            // That run made no evidence, and is verified so: its records name none, and neither do the re-run's.
+            let bare = try CLI.run(["verify", dir.appendingPathComponent("out-missing").path, "--all"])
+            #expect(bare.status == 0 && bare.stdout.contains("junction-day.mp4: 3 records reproduced field by field"), "\(bare.stdout)")
 
             // One file for both videos: refused at the key, before any work.
             let fixed = try pipeline("fixed.yaml", folder.appendingPathComponent("junction-day.mot.csv").path)
