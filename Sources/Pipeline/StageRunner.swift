@@ -1,4 +1,3 @@
-import Crypto
 import Detection
 import Foundation
 import Rules
@@ -86,7 +85,7 @@ public struct StageRunner: Sendable {
         do {
             let data = try Data(contentsOf: URL(fileURLWithPath: file))
             let rows = try MOTFile.parse(String(decoding: data, as: UTF8.self), path: file)
-            let sha256 = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+            let sha256 = EvidenceWriter.sha256(Array(data))
             return UpstreamBoxes(sha256: sha256, detections: ExternalDetections(rows: rows, minimumConfidence: config.detection.minimumConfidence))
         } catch {
             throw PipelineError.input(path, "external detections \(file): \(error)")

@@ -59,13 +59,12 @@ public struct Verify {
         return findings
     }
 
-    /// Whether an input's upstream boxes are gone or differ from those its records were made from (the third part
-    /// of its key, `InputProcessor.inputKey`); nil where they are the same.
-    static func boxesChanged(_ file: String, key: String) -> String? {
-        let made = key.split(separator: "-").dropFirst(2).first.map(String.init) ?? ""
+    /// Whether an input's upstream boxes are gone or differ from those its records were made from (their hash is
+    /// part of its key, `InputProcessor.inputKey`); nil where they are the same.
+    static func boxesChanged(_ file: String, input: InputRow) -> String? {
         guard let now = try? fileSHA256(file) else { return "upstream boxes missing (detection.external_file)" }
-        return now.sha256.hasPrefix(made) && !made.isEmpty ? nil
-            : "upstream boxes changed: sha256 \(now.sha256.prefix(16))… not \(made.isEmpty ? "(none recorded)" : made + "…")"
+        let key = InputProcessor.inputKey(sha256: input.sha256, pipelineSha256: input.pipelineSha256, detectionsSha256: now.sha256)
+        return key == input.key ? nil : "upstream boxes changed: sha256 \(now.sha256.prefix(16))… is not that of the boxes the run used"
     }
 
     /// Re-hashes the inputs and re-runs `sample` of them (all when nil), chosen by their hashes so the same run
@@ -85,7 +84,7 @@ public struct Verify {
             let now = try fileSHA256(input.path)
             if now.sha256 != input.sha256 {
                 findings.append(Finding(subject: input.path, match: false, detail: "input changed: sha256 \(now.sha256.prefix(16))… not \(input.sha256.prefix(16))…"))
-            } else if let boxes = config.detection.externalFile(for: input.path), let problem = Self.boxesChanged(boxes, key: input.key) {
+            } else if let boxes = config.detection.externalFile(for: input.path), let problem = Self.boxesChanged(boxes, input: input) {
                 findings.append(Finding(subject: boxes, match: false, detail: problem))
             } else {
                 present.append(input)

@@ -23,7 +23,12 @@ func footage(_ inputs: [String], of config: PipelineConfig) -> [String] {
 
 /// Exits (status 2) where the pipeline cannot serve these inputs, before any work (`checkAgainstInputs`).
 func checkAgainstInputs(_ config: PipelineConfig, _ files: [String], _ pipeline: String) throws {
-    let problems = config.checkAgainstInputs(files)
+    try exitIfInvalid(config.checkAgainstInputs(files), pipeline)
+}
+
+/// Prints a pipeline's problems found against its inputs, each with FILE:LINE:COL, and exits with status 2; returns
+/// where there are none.
+func exitIfInvalid(_ problems: [ConfigDiagnostic], _ pipeline: String) throws {
     guard !problems.isEmpty else { return }
     for p in problems { printError(p.description) }
     printError("\(pipeline): \(problems.count) error\(problems.count == 1 ? "" : "s")")
@@ -95,12 +100,7 @@ struct RunCommand: ParsableCommand {
         try checkAgainstInputs(config, files, pipeline)
         // Geometry against the picture, when the first input can be opened: before any work.
         if let first = files.first(where: isRegularFile), let reader = try? VideoReader(path: first) {
-            let problems = config.checkAgainstPicture(width: reader.info.width, height: reader.info.height, video: first)
-            if !problems.isEmpty {
-                for p in problems { printError(p.description) }
-                printError("\(pipeline): \(problems.count) error\(problems.count == 1 ? "" : "s")")
-                throw ExitStatus.invalidConfig
-            }
+            try exitIfInvalid(config.checkAgainstPicture(width: reader.info.width, height: reader.info.height, video: first), pipeline)
         }
         do { try BatchRunner.prepareOutput(out) } catch {
             printError("error: \(error)")
